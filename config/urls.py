@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django_otp.admin import OTPAdminSite
+
+from thudo.accounts.views import admin_login
+from thudo.api.api import api
+from thudo.api.views import api_not_found
+
+# The admin demands a verified second factor; sign-in goes through accounts:login.
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "Thudo"
+admin.site.login = admin_login  # type: ignore[method-assign]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    path("accounts/", include("thudo.accounts.urls")),
+    path("audit/", include("thudo.core.urls")),
+    path("", include("thudo.web.urls")),
+]

@@ -1,0 +1,1 @@
+"""This domain's entries in the registry."""
