@@ -1,0 +1,25 @@
+"""The accounts domain's entries in the registry."""
+
+from django.utils.translation import gettext_lazy as _
+
+from thudo.core.registry import ApiMount, DemoStep, Manifest, MenuEntry, registry
+
+
+def _demo(stdout=None) -> None:  # type: ignore[no-untyped-def]
+    from .demo import demo_load
+
+    demo_load(stdout=stdout)
+
+
+registry.register(
+    Manifest(
+        app_label="accounts",
+        api=[ApiMount("accounts/", "thudo.accounts.api.router")],
+        menu=[
+            MenuEntry(
+                _("Account security"), "accounts:security", "official", icon="shield", order=950
+            )
+        ],
+        demo=[DemoStep("accounts", _demo, order=20)],
+    )
+)

@@ -1,0 +1,51 @@
+"""Officials' roles per agency, and the permissions that follow from them (data, not code)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    RECEIVING_OFFICER = "receiving_officer", _("Receiving officer")
+    PROCESSING_OFFICER = "processing_officer", _("Processing officer")
+    APPROVER = "approver", _("Approver")
+    AGENCY_ADMIN = "agency_admin", _("Agency administrator")
+    MONITORING_OFFICER = "monitoring_officer", _("Monitoring officer")
+    AUDITOR = "auditor", _("Auditor")
+
+
+class Perm:
+    """Permission codes. Domains check these, never roles directly."""
+
+    WORKSPACE = "workspace.view"
+    DOSSIER_RECEIVE = "dossier.receive"
+    DOSSIER_PROCESS = "dossier.process"
+    DOSSIER_APPROVE = "dossier.approve"
+    DOSSIER_VIEW = "dossier.view"
+    REPORT_HANDLE = "report.handle"
+    AGENCY_MANAGE = "agency.manage"
+    STAFF_MANAGE = "staff.manage"
+    DASHBOARD_VIEW = "dashboard.view"
+    MONITORING_REPORT = "monitoring.report"
+    AUDIT_VIEW = "audit.view"
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.RECEIVING_OFFICER: frozenset(
+        {Perm.WORKSPACE, Perm.DOSSIER_RECEIVE, Perm.DOSSIER_VIEW, Perm.REPORT_HANDLE}
+    ),
+    Role.PROCESSING_OFFICER: frozenset(
+        {Perm.WORKSPACE, Perm.DOSSIER_PROCESS, Perm.DOSSIER_VIEW, Perm.REPORT_HANDLE}
+    ),
+    Role.APPROVER: frozenset(
+        {Perm.WORKSPACE, Perm.DOSSIER_APPROVE, Perm.DOSSIER_VIEW, Perm.DASHBOARD_VIEW}
+    ),
+    Role.AGENCY_ADMIN: frozenset(
+        {Perm.WORKSPACE, Perm.AGENCY_MANAGE, Perm.STAFF_MANAGE, Perm.DOSSIER_VIEW}
+    ),
+    Role.MONITORING_OFFICER: frozenset(
+        {Perm.WORKSPACE, Perm.DASHBOARD_VIEW, Perm.MONITORING_REPORT}
+    ),
+    Role.AUDITOR: frozenset({Perm.WORKSPACE, Perm.AUDIT_VIEW, Perm.DASHBOARD_VIEW}),
+}
