@@ -1,8 +1,10 @@
 """The accounts domain's entries in the registry."""
 
+from datetime import timedelta
+
 from django.utils.translation import gettext_lazy as _
 
-from thudo.core.registry import ApiMount, DemoStep, Manifest, MenuEntry, registry
+from thudo.core.registry import ApiMount, DemoStep, Manifest, MenuEntry, PeriodicJob, registry
 
 
 def _demo(stdout=None) -> None:  # type: ignore[no-untyped-def]
@@ -21,5 +23,12 @@ registry.register(
             )
         ],
         demo=[DemoStep("accounts", _demo, order=20)],
+        periodic=[
+            PeriodicJob(
+                "accounts: purge old sign-in throttles",
+                "thudo.accounts.tasks.purge_login_throttles",
+                timedelta(hours=1),
+            )
+        ],
     )
 )

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -264,6 +265,25 @@ def login_failed(*, username: str, ip: str | None) -> None:
             object_type="accounts.user",
             object_id=username[:64],
         )
+
+
+#: Sign-in throttles with no failure for this long, and no running lock, are forgotten.
+LOGIN_THROTTLE_RETENTION = timedelta(hours=24)
+
+
+def login_throttles_purge(*, now: datetime | None = None) -> int:
+    """Delete throttles whose last failure is older than the retention and that lock nothing.
+
+    A throttle whose lock still runs is kept, however old its last failure, so that purging
+    never unlocks an account early. Returns the number of rows deleted.
+    """
+    now = now or timezone.now()
+    stale = LoginThrottle.objects.filter(
+        last_failure_at__lt=now - LOGIN_THROTTLE_RETENTION,
+    ).filter(Q(blocked_until__isnull=True) | Q(blocked_until__lte=now))
+    with transaction.atomic():
+        deleted, _ = stale.delete()
+    return deleted
 
 
 def login_succeeded(*, user: User, ip: str | None) -> None:

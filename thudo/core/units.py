@@ -96,7 +96,7 @@ def unit_get(code: str) -> AdminUnit:
             }
         )
     try:
-        return AdminUnit.objects.get(code=code)
+        return AdminUnit.objects.select_related("parent").get(code=code)
     except AdminUnit.DoesNotExist:
         raise NotFound(
             _("Unknown administrative unit code."),
