@@ -49,8 +49,7 @@ bench: install
 
 ## Refresh the Vietnamese catalogue after changing strings (needs GNU gettext).
 messages: $(STAMP)
-	$(BIN)/thudo makemessages -l vi --ignore '.venv/*' --ignore 'var/*' --ignore 'benchmarks/*'
-	$(BIN)/thudo makemessages -d djangojs -l vi --ignore '.venv/*' --ignore 'var/*' --ignore 'benchmarks/*'
+	$(BIN)/thudo makemessages -l vi --no-obsolete $(foreach p,.venv var benchmarks tests */tests conftest.py build,--ignore '$(p)' --ignore '$(p)/*')
 
 clean:
 	rm -rf $(VENV) var
