@@ -39,7 +39,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy thudo config
+	$(BIN)/mypy thudo config tests
 
 check: lint typecheck test
 

@@ -96,7 +96,12 @@ def unit_get(code: str) -> AdminUnit:
             }
         )
     try:
-        return AdminUnit.objects.select_related("parent").get(code=code)
+        # Boundaries can be large GeoJSON: a unit read does not carry them along.
+        return (
+            AdminUnit.objects.select_related("parent")
+            .defer("boundary", "parent__boundary")
+            .get(code=code)
+        )
     except AdminUnit.DoesNotExist:
         raise NotFound(
             _("Unknown administrative unit code."),
