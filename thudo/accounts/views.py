@@ -50,6 +50,14 @@ def _pending_user(request: HttpRequest) -> User | None:
     return User.objects.filter(pk=pending["user"], is_active=True).first()
 
 
+def _complete_sign_in(request: HttpRequest, user: User, device: TOTPDevice) -> HttpResponse:
+    """Password and code both checked: open the session, mark the device verified, go on."""
+    target = request.session.pop(PENDING)["next"]
+    login(request, user)
+    otp_login(request, device)
+    return HttpResponseRedirect(target)
+
+
 def _status_for(exc: ThudoError) -> int:
     return 429 if isinstance(exc, Throttled) else 200
 
@@ -103,10 +111,7 @@ def otp_view(request: HttpRequest) -> HttpResponse:
             apply_error(form, exc)
             status = _status_for(exc)
         else:
-            target = request.session.pop(PENDING)["next"]
-            login(request, user)
-            otp_login(request, device)
-            return HttpResponseRedirect(target)
+            return _complete_sign_in(request, user, device)
     return render(request, "accounts/otp.html", {"form": form, "user_name": user}, status=status)
 
 
@@ -134,10 +139,7 @@ def otp_setup_view(request: HttpRequest) -> HttpResponse:
         except ThudoError as exc:
             apply_error(form, exc)
         else:
-            target = request.session.pop(PENDING)["next"]
-            login(request, user)
-            otp_login(request, device)
-            return HttpResponseRedirect(target)
+            return _complete_sign_in(request, user, device)
     uri = _otpauth_uri(device, user)
     qr_svg = segno.make(uri, error="m").svg_inline(scale=5, title=_("Authenticator QR code"))
     secret = base64.b32encode(device.bin_key).decode().rstrip("=")

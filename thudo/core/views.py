@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -19,6 +20,6 @@ def audit_view(request: HttpRequest) -> HttpResponse:
     try:
         events = selectors.audit_events(user=request.user, **filters)
     except PermissionDenied:
-        return render(request, "core/forbidden.html", status=403)
+        raise DjangoPermissionDenied from None  # the shell's 403 page
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "core/audit.html", {"page": page, "filters": filters})

@@ -51,3 +51,17 @@ def test_rows_cannot_be_changed_or_deleted_through_the_orm() -> None:
 def test_request_id_and_address_come_from_the_request(client, hanoi) -> None:
     response = client.get("/api/health", HTTP_X_REQUEST_ID="abc123", REMOTE_ADDR="198.51.100.7")
     assert response["X-Request-ID"] == "abc123"
+
+
+def test_audit_page_is_for_auditors(client, citizen, make_agency, make_official) -> None:
+    from thudo.accounts.roles import Role
+    from thudo.accounts.testing import login_verified
+
+    client.force_login(citizen)
+    assert client.get("/audit/").status_code == 403
+    auditor = make_official(Role.AUDITOR, make_agency("HN", kind="city_committee"))
+    login_verified(client, auditor)
+    page = client.get("/audit/", {"action": "role.grant"})
+    assert page.status_code == 200
+    assert page.context["page"].paginator.count == 1
+    assert "role.grant" in page.content.decode()
