@@ -17,5 +17,7 @@ urlpatterns = [
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("accounts/", include("thudo.accounts.urls")),
     path("audit/", include("thudo.core.urls")),
+    path("pki/", include("thudo.documents.pki_urls")),
+    path("", include("thudo.documents.urls")),
     path("", include("thudo.web.urls")),
 ]

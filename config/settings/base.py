@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "thudo.accounts",
     "thudo.api",
     "thudo.web",
+    "thudo.documents",
 ]
 
 MIDDLEWARE = [
@@ -219,4 +220,31 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # fontTools reports every font subset at INFO; PDF rendering and signing make many.
+    "loggers": {"fontTools": {"level": "WARNING"}},
 }
+
+# --- Documents and signatures (docs/signatures.md) ---
+# The address citizens and other systems reach this deployment at: QR codes on signed results
+# and the CRL / OCSP / CA links inside certificates point here.
+THUDO_PUBLIC_URL = env.str("THUDO_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Private keys are kept only as encrypted PKCS#12; this is the passphrase. Without it, one is
+# derived from SECRET_KEY (embedded demo only; production.py requires it).
+THUDO_KEY_PASSPHRASE = env.str("THUDO_KEY_PASSPHRASE", default="")
+# An external RFC 3161 time-stamping authority; empty: the city's own TSA (served at /pki/tsa).
+THUDO_TSA_URL = env.str("THUDO_TSA_URL", default="")
+DOCUMENT_MAX_UPLOAD_BYTES = env.int("DOCUMENT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+# Files: local disk by default; S3-compatible object storage when DOCUMENT_STORAGE=s3.
+if env.str("DOCUMENT_STORAGE", default="local") == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("S3_BUCKET"),
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "access_key": env.str("S3_ACCESS_KEY", default="") or None,
+            "secret_key": env.str("S3_SECRET_KEY", default="") or None,
+            "region_name": env.str("S3_REGION", default="") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }

@@ -1,0 +1,13 @@
+"""Background jobs of the documents domain."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="thudo.documents.tasks.run_signing_job", acks_late=True)
+def run_signing_job(job_id: int) -> dict[str, int]:
+    job = services.signing_job_run(job_id=job_id)
+    return {"done": job.done, "failed": job.failed}
