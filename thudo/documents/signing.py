@@ -8,11 +8,13 @@ document time-stamp. The caller stores the result as a new ``DocumentVersion``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import io
 import logging
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -372,15 +374,29 @@ def sign_pdf(
     if level not in LEVELS:
         raise ValidationFailed(fields={"level": _("Choose B-T, B-LT or B-LTA.")})
     credential = pki.credential_for(agency)
-    return sign_pdf_with_credential(
-        pdf=pdf,
-        credential=credential,
-        organisation=agency.name,
-        signer_label=signer_label,
-        verify_url=verify_url,
-        field_name=field_name,
-        level=level,
-    )
+    kwargs: dict[str, Any] = {
+        "pdf": pdf,
+        "credential": credential,
+        "organisation": agency.name,
+        "signer_label": signer_label,
+        "verify_url": verify_url,
+        "field_name": field_name,
+        "level": level,
+    }
+    if _loop_running():
+        # pyHanko drives its own event loop (asyncio.run), which cannot start inside a running
+        # one (an async view, a test driving a browser): sign on a worker thread instead.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(sign_pdf_with_credential, **kwargs).result()
+    return sign_pdf_with_credential(**kwargs)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def sign_pdf_with_credential(
