@@ -141,6 +141,7 @@ def site(name: str) -> Iterator[Site]:
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(50),
+        THUDO_KEY_PASSPHRASE=secrets.token_urlsafe(32),
         THUDO_VAR_DIR=str(var),
         LOG_LEVEL="WARNING",
     )
