@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "thudo.core.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "thudo.core.middleware.LanguageMiddleware",
+    "thudo.core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -234,6 +235,8 @@ THUDO_KEY_PASSPHRASE = env.str("THUDO_KEY_PASSPHRASE", default="")
 # An external RFC 3161 time-stamping authority; empty: the city's own TSA (served at /pki/tsa).
 THUDO_TSA_URL = env.str("THUDO_TSA_URL", default="")
 DOCUMENT_MAX_UPLOAD_BYTES = env.int("DOCUMENT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+# No request body may be larger (the largest upload plus room for the form around it).
+MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=DOCUMENT_MAX_UPLOAD_BYTES + 1024 * 1024)
 # Files: local disk by default; S3-compatible object storage when DOCUMENT_STORAGE=s3.
 if env.str("DOCUMENT_STORAGE", default="local") == "s3":
     STORAGES["default"] = {

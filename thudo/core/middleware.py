@@ -65,3 +65,36 @@ class LanguageMiddleware:
             response["Vary"] = f"{patch}, Cookie" if patch else "Cookie"
         translation.deactivate()
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a request body larger than MAX_REQUEST_BYTES before Django reads it.
+
+    Django streams uploaded files to a temporary file before any view can check them, so
+    without this a multi-gigabyte POST would fill the disk first. The proxy in front should
+    enforce the same limit (docs/operations.md); this guards the embedded set-up too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        limit = settings.MAX_REQUEST_BYTES
+        if length.isdigit() and int(length) > limit:
+            return _too_large(request, limit)
+        return self.get_response(request)
+
+
+def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
+    from django.http import JsonResponse
+    from django.template.defaultfilters import filesizeformat
+    from django.utils.translation import gettext as _
+
+    message = _("The request is too large: the limit is %(limit)s.") % {
+        "limit": filesizeformat(limit)
+    }
+    if request.path.startswith("/api/"):
+        body = {"code": "request_too_large", "message": message, "fields": {"file": [message]}}
+        return JsonResponse(body, status=413)
+    return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")

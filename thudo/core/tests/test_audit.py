@@ -65,3 +65,17 @@ def test_audit_page_is_for_auditors(client, citizen, make_agency, make_official)
     assert page.status_code == 200
     assert page.context["page"].paginator.count == 1
     assert "role.grant" in page.content.decode()
+
+
+def test_oversized_requests_are_refused_before_they_are_read(client, settings) -> None:
+    settings.MAX_REQUEST_BYTES = 1000
+    r = client.post(
+        "/api/documents/verify",
+        data=b"x" * 2000,
+        content_type="application/pdf",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert r.status_code == 413 and r.json()["code"] == "request_too_large"
+    assert "1000" in r.json()["message"] or "KB" in r.json()["message"]
+    r = client.post("/verify/", data=b"x" * 2000, content_type="application/pdf")
+    assert r.status_code == 413 and "giới hạn" in r.content.decode()
