@@ -1,5 +1,7 @@
 """Production settings: base plus the hardening a public deployment needs."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -12,3 +14,5 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 THUDO_KEY_PASSPHRASE = env.str("THUDO_KEY_PASSPHRASE")  # required: keys are encrypted with it
+if len(THUDO_KEY_PASSPHRASE) < 16:
+    raise ImproperlyConfigured("THUDO_KEY_PASSPHRASE must be set (16 characters or more)")

@@ -19,7 +19,7 @@ router = Router(tags=["documents"])
 
 
 def _out(d: Document) -> DocumentOut:
-    v = d.versions.order_by("-number").first()
+    v = max(d.versions.all(), key=lambda x: x.number, default=None)  # prefetched
     return DocumentOut(
         id=d.public_id,
         kind=d.kind,

@@ -1,8 +1,10 @@
 """The documents domain's entries in the registry."""
 
+from datetime import timedelta
+
 from django.utils.translation import gettext_lazy as _
 
-from thudo.core.registry import ApiMount, DemoStep, Manifest, MenuEntry, registry
+from thudo.core.registry import ApiMount, DemoStep, Manifest, MenuEntry, PeriodicJob, registry
 
 
 def _demo(stdout=None) -> None:  # type: ignore[no-untyped-def]
@@ -22,5 +24,12 @@ registry.register(
             MenuEntry(_("My documents"), "documents:mine", "citizen", icon="file", order=70),
         ],
         demo=[DemoStep("documents", _demo, order=40)],
+        periodic=[
+            PeriodicJob(
+                "documents: remove orphaned files",
+                "thudo.documents.tasks.sweep_orphan_files",
+                timedelta(hours=6),
+            )
+        ],
     )
 )

@@ -150,11 +150,15 @@ def _cert_of(obj: PkiObject) -> x509.Certificate:
 
 def _chain_of(obj: PkiObject) -> list[x509.Certificate]:
     """The issuers stored after the leaf (imported credentials), or the city root."""
-    extra = _pem_to_certs(obj.certificate_pem)[1:]
-    if extra:
-        return extra
+    certs = _pem_to_certs(obj.certificate_pem)
+    if certs[1:]:
+        return certs[1:]
     root = _active(Role.ROOT)
-    return [_cert_of(root)] if root is not None else []
+    if root is None:
+        return []
+    root_cert = _cert_of(root)
+    # Only a certificate the city's root issued gets the city's root as its chain.
+    return [root_cert] if certs and certs[0].issuer == root_cert.subject else []
 
 
 def _pem(cert: x509.Certificate) -> str:
@@ -628,6 +632,16 @@ def credential_import_pkcs12(
     if PkiObject.objects.filter(serial=_serial_hex(cert)).exists():
         raise ValidationFailed(fields={"data": _("This certificate is already stored.")})
     chain = [c for c in extra if c != cert]
+    root = _active(Role.ROOT)
+    if not chain and (root is None or cert.issuer != _cert_of(root).subject):
+        raise ValidationFailed(
+            fields={
+                "data": _(
+                    "The file must also hold the certificates of the issuing "
+                    "authority (the chain up to its root)."
+                )
+            }
+        )
     _retire_active(agency, actor)
     obj = _store(role=Role.AGENCY, cert=cert, key=key, agency=agency, chain=chain)
     audit_record(

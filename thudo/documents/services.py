@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,6 +22,8 @@ from thudo.core.tasks import enqueue_on_commit
 
 from .models import Document, DocumentVersion, SigningJob
 from .permissions import can_sign
+
+logger = logging.getLogger(__name__)
 
 # How long each kind is kept (years; None = permanently). ADR 0007.
 RETENTION_YEARS: dict[str, int | None] = {
@@ -42,10 +46,36 @@ def _retain_until(kind: str, today: date) -> date | None:
     return None if years is None else today + timedelta(days=round(365.25 * years))
 
 
+def orphan_files_sweep(*, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete stored files that no version refers to (left when a caller's transaction rolled
+    back after the file was written, or a process died between file and row). Only files older
+    than `older_than` are touched, so a version being written right now is never swept."""
+    storage = default_storage
+    known = set(DocumentVersion.objects.values_list("file", flat=True))
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    try:
+        folders, _files = storage.listdir("documents")
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for folder in folders:
+        _sub, names = storage.listdir(f"documents/{folder}")
+        for name in names:
+            path = f"documents/{folder}/{name}"
+            if path in known or storage.get_modified_time(path) > cutoff:
+                continue
+            storage.delete(path)
+            deleted += 1
+    if deleted:
+        logger.warning("removed %d stored document files that no version refers to", deleted)
+    return deleted
+
+
 def _store_version(
     *, document: Document, pdf: bytes, note: str, signatures: int, actor: Any
 ) -> DocumentVersion:
-    """Write the file, then the row; a failure removes the file again (no orphans)."""
+    """Write the file, then the row; a failure here removes the file again. A rollback of the
+    caller's transaction later cannot be seen here: `orphan_files_sweep` removes those files."""
     number = (
         document.versions.order_by("-number").values_list("number", flat=True).first() or 0
     ) + 1
@@ -113,7 +143,12 @@ def document_create(
     return document
 
 
-@transaction.atomic
+class DocumentChanged(ThudoError):
+    code = "document_changed"
+    status = 409
+    default_message = _("The document changed while it was being signed. Sign it again.")
+
+
 def document_sign(
     *,
     document: Document,
@@ -121,13 +156,20 @@ def document_sign(
     signer_label: str = "",
     level: str = "B-LTA",
     check_permission: bool = True,
+    after_store: Callable[[DocumentVersion], bool] | None = None,
 ) -> DocumentVersion:
-    """Sign the current version with the owning agency's certificate (a new version)."""
+    """Sign the current version with the owning agency's certificate (a new version).
+
+    The signature (key, time-stamp, revocation data: slow, and possibly network I/O) is made
+    with no transaction open; only storing the result takes a short lock on the document, and
+    refuses if another version arrived meanwhile. `after_store(version)` runs in that same
+    transaction (a batch job records its progress there); if it returns False, nothing is kept
+    and DocumentChanged is raised.
+    """
     from .signing import sign_pdf
 
     if check_permission and not can_sign(actor, document):
         raise PermissionDenied(_("Only the agency's approvers sign its documents."))
-    document = Document.objects.select_for_update().get(pk=document.pk)
     current = document.versions.order_by("-number").first()
     if current is None:
         raise ValidationFailed(fields={"document": _("The document has no file to sign.")})
@@ -141,21 +183,29 @@ def document_sign(
         verify_url=verify_url(document),
         level=level,
     )
-    version = _store_version(
-        document=document,
-        pdf=signed,
-        note=f"signed {level}",
-        signatures=current.signatures + 1,
-        actor=actor,
-    )
-    audit_record(
-        actor=actor,
-        action="document.sign",
-        obj=document,
-        from_state=f"v{current.number}",
-        to_state=f"v{version.number}",
-        data={"level": level, "sha256": version.sha256},
-    )
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        latest = locked.versions.order_by("-number").values_list("pk", flat=True).first()
+        if latest != current.pk:
+            raise DocumentChanged()
+        version = _store_version(
+            document=locked,
+            pdf=signed,
+            note=f"signed {level}",
+            signatures=current.signatures + 1,
+            actor=actor,
+        )
+        if after_store is not None and not after_store(version):
+            default_storage.delete(version.file.name)
+            raise DocumentChanged()
+        audit_record(
+            actor=actor,
+            action="document.sign",
+            obj=locked,
+            from_state=f"v{current.number}",
+            to_state=f"v{version.number}",
+            data={"level": level, "sha256": version.sha256},
+        )
     return version
 
 
@@ -192,40 +242,58 @@ def signing_job_start(*, agency: Agency, documents: list[Document], actor: Any) 
 
 
 def signing_job_run(*, job_id: int) -> SigningJob:
-    """Sign each document of the job in its own transaction, recording progress as it goes."""
+    """Sign each document of the job, recording progress in the transaction that stores each
+    signed version: a task delivered again, or two workers on one job, never store a document
+    twice, and any error is recorded against its document instead of stopping the job."""
     job = SigningJob.objects.select_related("requested_by").get(pk=job_id)
     if job.status in (SigningJob.Status.DONE, SigningJob.Status.FAILED):
         return job  # idempotent: a redelivered task does nothing
-    SigningJob.objects.filter(pk=job.pk).update(status=SigningJob.Status.RUNNING)
-    # Documents go in a fixed order and progress is saved after each, so a task delivered
-    # again after a crash resumes where the last one stopped instead of signing twice.
-    for document in job.documents.order_by("pk")[job.done + job.failed :]:
+    SigningJob.objects.filter(pk=job.pk, status=SigningJob.Status.QUEUED).update(
+        status=SigningJob.Status.RUNNING
+    )
+    for document in job.documents.order_by("pk"):
+        if document.pk in SigningJob.objects.get(pk=job.pk).processed:
+            continue
+
+        def record(version: DocumentVersion, doc_pk: int = document.pk) -> bool:
+            locked = SigningJob.objects.select_for_update().get(pk=job.pk)
+            if doc_pk in locked.processed:
+                return False  # another worker stored it meanwhile
+            locked.processed = [*locked.processed, doc_pk]
+            locked.done += 1
+            locked.save(update_fields=["processed", "done"])
+            return True
+
         try:
-            document_sign(document=document, actor=job.requested_by)
-            job.done += 1
-        except ThudoError as exc:
-            job.failed += 1
-            job.errors = [
-                *job.errors,
-                {
-                    "document": str(document.public_id),
-                    "code": exc.code,
-                    "message": str(exc.message),
-                },
-            ]
-        SigningJob.objects.filter(pk=job.pk).update(
-            done=job.done, failed=job.failed, errors=job.errors
-        )
-    job.status = SigningJob.Status.FAILED if job.failed else SigningJob.Status.DONE
-    job.finished_at = timezone.now()
+            document_sign(document=document, actor=job.requested_by, after_store=record)
+        except Exception as exc:  # one bad document must not stop the batch
+            if isinstance(exc, ThudoError):
+                code, message = exc.code, str(exc.message)
+            else:
+                logger.exception("signing job %s: document %s failed", job.pk, document.pk)
+                code, message = "internal_error", str(_("The document could not be signed."))
+            with transaction.atomic():
+                locked = SigningJob.objects.select_for_update().get(pk=job.pk)
+                if document.pk not in locked.processed:
+                    locked.processed = [*locked.processed, document.pk]
+                    locked.failed += 1
+                    locked.errors = [
+                        *locked.errors,
+                        {"document": str(document.public_id), "code": code, "message": message},
+                    ]
+                    locked.save(update_fields=["processed", "failed", "errors"])
     with transaction.atomic():
-        job.save(update_fields=["status", "finished_at", "done", "failed", "errors"])
-        audit_record(
-            actor=job.requested_by,
-            action="signing_job.finish",
-            obj=job,
-            from_state="running",
-            to_state=job.status,
-            data={"done": job.done, "failed": job.failed},
-        )
+        job = SigningJob.objects.select_for_update().select_related("requested_by").get(pk=job.pk)
+        if job.status == SigningJob.Status.RUNNING:
+            job.status = SigningJob.Status.FAILED if job.failed else SigningJob.Status.DONE
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "finished_at"])
+            audit_record(
+                actor=job.requested_by,
+                action="signing_job.finish",
+                obj=job,
+                from_state="running",
+                to_state=job.status,
+                data={"done": job.done, "failed": job.failed},
+            )
     return job

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import io
 import logging
+import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -133,6 +134,7 @@ def _reserve(credential: Any) -> int:
 
 # Font programs of stamp subsets, by glyph-id set (bounded; see SubsetCachingAccumulator).
 _SUBSETS: dict[frozenset[int], bytes] = {}
+_SUBSETS_LOCK = threading.Lock()
 
 
 @functools.cache
@@ -174,9 +176,10 @@ def _stamp_style() -> Any:
                 buffer = io.BytesIO()
                 self.tt.save(buffer)
                 program = buffer.getvalue()
-                if len(_SUBSETS) >= 256:
-                    _SUBSETS.pop(next(iter(_SUBSETS)))
-                _SUBSETS[key] = program
+                with _SUBSETS_LOCK:
+                    if len(_SUBSETS) >= 256:
+                        _SUBSETS.pop(next(iter(_SUBSETS)), None)
+                    _SUBSETS[key] = program
             kept: bytes = program
             if isinstance(self.cidfont_obj, CIDFontType2):
                 cidfont = self.cidfont_obj
@@ -292,11 +295,13 @@ def stamp_box(writer: IncrementalPdfFileWriter) -> tuple[int, int, int, int]:
 
 def _visible_signature_rects(page: Any) -> list[tuple[float, float, float, float]]:
     rects = []
-    for annot_ref in page.get("/Annots") or ():
+    annots = page.get("/Annots")  # may be an indirect reference to the array
+    for annot_ref in annots.get_object() if annots is not None else ():
         annot = annot_ref.get_object()
         if annot.get("/Subtype") != "/Widget":
             continue
-        ft = annot.get("/FT") or (annot.get("/Parent") or {}).get("/FT")
+        parent = annot.get("/Parent")
+        ft = annot.get("/FT") or (parent.get_object().get("/FT") if parent is not None else None)
         if ft != "/Sig" or "/Rect" not in annot:
             continue
         ax0, ay0, ax1, ay1 = (float(v) for v in annot["/Rect"])

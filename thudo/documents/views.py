@@ -44,9 +44,9 @@ def verify_document_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """Where a result's QR leads: the facts of the registered document, not its content."""
     try:
         document = selectors.document_for_verification(public_id=public_id)
+        report = registered_document_facts(document)
     except NotFound:
         raise Http404 from None
-    report = registered_document_facts(document)
     return render(
         request,
         "documents/verify.html",

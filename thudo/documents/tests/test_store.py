@@ -121,3 +121,22 @@ def test_signing_needs_an_approver(ward_agency, plain_pdf, make_official) -> Non
         services.document_sign(document=doc, actor=clerk)
     assert doc.versions.count() == 1
     assert not default_storage.exists("nothing")
+
+
+def test_a_rolled_back_caller_leaves_a_file_that_the_sweep_removes(
+    ward_agency, plain_pdf, tmp_path
+) -> None:
+    from datetime import timedelta
+
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _doc(ward_agency, plain_pdf)
+        raise RuntimeError("the dossier service failed after storing the document")
+    kept = _doc(ward_agency, plain_pdf)
+    files = list((tmp_path / "media").rglob("*.pdf"))
+    assert len(files) == 2  # the rolled-back document's file is still on disk
+    assert services.orphan_files_sweep(older_than=timedelta(hours=1)) == 0  # too recent
+    assert services.orphan_files_sweep(older_than=timedelta(seconds=-1)) == 1
+    remaining = list((tmp_path / "media").rglob("*.pdf"))
+    assert [p.name for p in remaining] == [kept.versions.get().file.name.rsplit("/", 1)[-1]]

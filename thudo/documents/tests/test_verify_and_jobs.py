@@ -157,3 +157,84 @@ def test_keys_command_inits_and_lists(ward_agency) -> None:
     call_command("keys", "list", stdout=out)
     text = out.getvalue()
     assert "root" in text and "agency" in text and "Phường Hoàn Kiếm" in text
+
+
+def _with_indirect_annotations(pdf: bytes) -> bytes:
+    """Page 1 gets an indirect /Annots array holding a radio-button widget whose /FT sits on
+    an indirect /Parent: ordinary in forms, and once a reason signing failed."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    parent = writer._add_object(
+        DictionaryObject(
+            {NameObject("/FT"): NameObject("/Btn"), NameObject("/T"): NameObject("/choice")}
+        )
+    )
+    widget = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Annot"),
+                NameObject("/Subtype"): NameObject("/Widget"),
+                NameObject("/Parent"): parent,
+                NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (50, 50, 70, 70)]),
+            }
+        )
+    )
+    writer.pages[0][NameObject("/Annots")] = writer._add_object(ArrayObject([widget]))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdfs_with_indirect_annotations_can_be_signed(ward_agency, plain_pdf, signed) -> None:
+    _doc, _data, approver = signed
+    doc = services.document_create(
+        kind="result",
+        title="Biểu mẫu",
+        agency=ward_agency,
+        pdf=_with_indirect_annotations(plain_pdf),
+    )
+    version = services.document_sign(document=doc, actor=approver, level="B-T")
+    from thudo.documents.verification import verify_pdf
+
+    assert verify_pdf(version.file.read()).verdict == "valid"
+
+
+def test_an_unexpected_error_is_recorded_and_the_job_finishes(
+    ward_agency, plain_pdf, signed, django_capture_on_commit_callbacks
+) -> None:
+    from unittest import mock
+
+    _doc, _data, approver = signed
+    docs = [
+        services.document_create(
+            kind="receipt", title=f"Phiếu {i}", agency=ward_agency, pdf=plain_pdf
+        )
+        for i in range(2)
+    ]
+    real = services.document_sign
+    calls = {"n": 0}
+
+    def flaky(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ValueError("a library broke")
+        return real(**kwargs)
+
+    with (
+        mock.patch.object(services, "document_sign", side_effect=flaky),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        job = services.signing_job_start(agency=ward_agency, documents=docs, actor=approver)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.failed) == ("failed", 1, 1)
+    assert job.errors[0]["code"] == "internal_error"
+    assert sorted(job.processed) == sorted(d.pk for d in docs)
+
+
+def test_qr_page_of_a_document_without_a_file_is_a_404(client, ward_agency) -> None:
+    from thudo.documents.models import Document
+
+    bare = Document.objects.create(kind="other", title="Chưa có tệp", agency=ward_agency)
+    assert client.get(f"/verify/{bare.public_id}/").status_code == 404
