@@ -8,9 +8,7 @@ from django.db.models import QuerySet
 
 from thudo.core.errors import NotFound
 
-from .models import Agency, ApiToken, Membership, User
-from .permissions import agencies_where
-from .roles import Perm
+from .models import Agency, ApiToken, Membership
 
 
 def agency_list(*, kind: str | None = None, unit_code: str | None = None) -> QuerySet[Agency]:
@@ -32,12 +30,6 @@ def agency_get(*, code: str) -> Agency:
 
 def memberships_of(user: Any) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("agency").order_by("agency__code")
-
-
-def staff_visible_to(user: Any) -> QuerySet[User]:
-    """Officials in the agencies where the asker may manage staff."""
-    ids = agencies_where(user, Perm.STAFF_MANAGE)
-    return User.objects.filter(memberships__agency_id__in=ids).distinct().order_by("username")
 
 
 def tokens_of(user: Any) -> QuerySet[ApiToken]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import time
 from typing import Any
-from urllib.parse import quote
 
 import segno
 from django.contrib import messages
@@ -115,12 +114,6 @@ def otp_view(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/otp.html", {"form": form, "user_name": user}, status=status)
 
 
-def _otpauth_uri(device: TOTPDevice, user: User) -> str:
-    secret = base64.b32encode(device.bin_key).decode().rstrip("=")
-    label = quote(f"Thudo:{user.get_username()}")
-    return f"otpauth://totp/{label}?secret={secret}&issuer=Thudo&digits={device.digits}"
-
-
 @never_cache
 def otp_setup_view(request: HttpRequest) -> HttpResponse:
     """First sign-in of an official without an authenticator: enrol one, then continue."""
@@ -140,7 +133,7 @@ def otp_setup_view(request: HttpRequest) -> HttpResponse:
             apply_error(form, exc)
         else:
             return _complete_sign_in(request, user, device)
-    uri = _otpauth_uri(device, user)
+    uri = device.config_url  # django-otp's; the issuer comes from OTP_TOTP_ISSUER
     qr_svg = segno.make(uri, error="m").svg_inline(scale=5, title=_("Authenticator QR code"))
     secret = base64.b32encode(device.bin_key).decode().rstrip("=")
     return render(

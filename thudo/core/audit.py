@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 
 from . import context
 from .models import AuditEvent
@@ -51,7 +51,3 @@ def audit_record(
         request_id=ctx.request_id,
         ip_address=ctx.ip_address,
     )
-
-
-def in_transaction() -> bool:
-    return transaction.get_connection().in_atomic_block

@@ -12,8 +12,7 @@ from thudo.accounts.models import Agency
 from . import selectors, services
 from .models import Document, SigningJob
 from .schemas import DocumentOut, SignJobIn, SignJobOut
-from .uploads import pdf_upload_check
-from .verify import registered_document_facts, verification_facts
+from .verify import registered_document_facts, verify_upload
 
 router = Router(tags=["documents"])
 
@@ -45,13 +44,8 @@ def documents(request: HttpRequest, reference: str | None = None) -> list[Docume
 
 
 @router.post("/verify", auth=None, summary="Verify an uploaded PDF: signatures and registration")
-def verify_upload(request: HttpRequest, file: File[UploadedFile]) -> dict:
-    facts = pdf_upload_check(file)
-    file.seek(0)
-    data = file.read()
-    report = verification_facts(data)
-    report["pages"] = facts.pages
-    return report
+def verify_uploaded(request: HttpRequest, file: File[UploadedFile]) -> dict:
+    return verify_upload(file)
 
 
 @router.post("/sign-jobs", response={202: SignJobOut}, summary="Sign many documents (background)")

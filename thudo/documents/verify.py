@@ -4,12 +4,13 @@ the version registered in Thudo. Shared by the page, the API and `thudo verify`.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import IO, Any
 
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors
 from .models import Document, DocumentVersion
+from .uploads import pdf_upload_check
 
 COVERAGE = {
     "entire document": _("the whole document"),
@@ -30,6 +31,16 @@ def verification_facts(data: bytes) -> dict[str, Any]:
         signature["kind_label"] = str(KIND.get(signature.get("kind", ""), ""))
     version = selectors.version_by_digest(hashlib.sha256(data).hexdigest())
     report["registered"] = _registered(version)
+    return report
+
+
+def verify_upload(upload: IO[bytes]) -> dict[str, Any]:
+    """An uploaded file, checked (type, size, structure: ValidationFailed on "file" if not)
+    and then verified. The page, the API and `thudo verify` all come here."""
+    facts = pdf_upload_check(upload)
+    upload.seek(0)
+    report = verification_facts(upload.read(facts.size + 1))
+    report["pages"] = facts.pages
     return report
 
 

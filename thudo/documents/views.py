@@ -16,8 +16,7 @@ from thudo.core.errors import NotFound, PermissionDenied, ThudoError
 
 from . import selectors
 from .forms import VerifyForm
-from .uploads import pdf_upload_check
-from .verify import registered_document_facts, verification_facts
+from .verify import registered_document_facts, verify_upload
 
 
 @require_http_methods(["GET", "POST"])
@@ -31,9 +30,7 @@ def verify_page(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         upload = form.cleaned_data["file"]
         try:
-            pdf_upload_check(upload)
-            upload.seek(0)
-            report = verification_facts(upload.read())
+            report = verify_upload(upload)
         except ThudoError as exc:
             apply_error(form, exc)
             status = 422

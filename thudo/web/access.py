@@ -16,14 +16,12 @@ from django.http import HttpRequest, HttpResponse
 
 from thudo.accounts.permissions import permissions
 
-OFFICIAL_KIND = "official"
-
 
 def can_use_workspace(user: Any) -> bool:
     """Officials and staff, signed in with their second factor (django-otp's is_verified)."""
     if not getattr(user, "is_authenticated", False):
         return False
-    if not (getattr(user, "kind", "") == OFFICIAL_KIND or user.is_staff):
+    if not (getattr(user, "is_official", False) or user.is_staff):
         return False
     return bool(getattr(user, "is_verified", lambda: False)())
 

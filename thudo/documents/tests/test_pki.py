@@ -22,6 +22,7 @@ from thudo.core.errors import ValidationFailed
 from thudo.core.models import AuditEvent
 from thudo.documents import pki
 from thudo.documents.models import PkiObject
+from thudo.documents.tests.foreign import foreign_certificate
 
 # The PKI endpoints under /pki/, as config/urls.py includes them (used with pytest.mark.urls).
 urlpatterns = [path("pki/", include("thudo.documents.pki_urls"))]
@@ -171,22 +172,7 @@ def test_passphrase_is_the_setting_or_derived_from_secret_key(settings: Any) -> 
 
 def _foreign_pkcs12(password: bytes) -> tuple[bytes, x509.Certificate]:
     """A certificate from another CA (a licensed provider), as an agency would bring it."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = pki._issue(
-        subject=pki._name("Nhà cung cấp chứng thư số thử"),
-        key=ca_key,
-        issuer=None,
-        lifetime=dt.timedelta(days=3650),
-        extensions=[(x509.BasicConstraints(ca=True, path_length=None), True)],
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = pki._issue(
-        subject=pki._name(AGENCY_NAME),
-        key=key,
-        issuer=(ca_cert, ca_key),
-        lifetime=dt.timedelta(days=365),
-        extensions=[(pki._key_usage(sign=True, commit=True), True)],
-    )
+    ca_cert, key, cert = foreign_certificate("Nhà cung cấp chứng thư số thử", ca_days=3650)
     data = pkcs12.serialize_key_and_certificates(
         b"agency", key, cert, [ca_cert], serialization.BestAvailableEncryption(password)
     )

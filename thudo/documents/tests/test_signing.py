@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 from django.utils import timezone
 
 from thudo.core.errors import ValidationFailed
 from thudo.core.testing import require_program
 from thudo.documents import pki, signing, verification
 from thudo.documents.models import PkiObject
+from thudo.documents.tests.foreign import foreign_certificate
 from thudo.documents.tests.pdfs import one_page_pdf
 
 AGENCY_NAME = "Ủy ban nhân dân phường Hoàn Kiếm"
@@ -94,22 +94,7 @@ def pdftotext(data: bytes, tmp_path: Any) -> str:
 
 def throwaway_credential() -> tuple[pki.SigningCredential, x509.Certificate]:
     """A credential from a CA that is not the city's (made here, trusted by nobody)."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = pki._issue(
-        subject=pki._name("CA lạ — không tin cậy"),
-        key=ca_key,
-        issuer=None,
-        lifetime=dt.timedelta(days=365),
-        extensions=[(x509.BasicConstraints(ca=True, path_length=None), True)],
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = pki._issue(
-        subject=pki._name(AGENCY_NAME),
-        key=key,
-        issuer=(ca, ca_key),
-        lifetime=dt.timedelta(days=365),
-        extensions=[(pki._key_usage(sign=True, commit=True), True)],
-    )
+    ca, key, cert = foreign_certificate("CA lạ — không tin cậy")
     record = PkiObject(role="agency", subject="throwaway", serial=pki._serial_hex(cert))
     return pki.SigningCredential(record=record, cert=cert, key=key, chain=(ca,)), ca
 

@@ -10,8 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from thudo.core.errors import ThudoError
-from thudo.documents.uploads import pdf_upload_check
-from thudo.documents.verify import verification_facts
+from thudo.documents.verify import verify_upload
 
 
 class Command(BaseCommand):
@@ -25,9 +24,7 @@ class Command(BaseCommand):
         path = Path(options["path"])
         try:
             with path.open("rb") as fh:
-                pdf_upload_check(fh)
-                fh.seek(0)
-                report = verification_facts(fh.read())
+                report = verify_upload(fh)
         except OSError as exc:
             self.stderr.write(f"cannot read {path}: {exc.strerror}")
             sys.exit(2)
