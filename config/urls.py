@@ -18,6 +18,9 @@ urlpatterns = [
     path("accounts/", include("thudo.accounts.urls")),
     path("audit/", include("thudo.core.urls")),
     path("pki/", include("thudo.documents.pki_urls")),
+    path("notifications/", include("thudo.notifications.urls")),
+    path("procedures/", include("thudo.procedures.urls")),
+    path("", include("thudo.dossiers.urls")),
     path("", include("thudo.documents.urls")),
     path("", include("thudo.web.urls")),
 ]

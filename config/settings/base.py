@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "thudo.api",
     "thudo.web",
     "thudo.documents",
+    "thudo.notifications",
+    "thudo.procedures",
+    "thudo.dossiers",
 ]
 
 MIDDLEWARE = [
@@ -251,3 +254,22 @@ if env.str("DOCUMENT_STORAGE", default="local") == "s3":
             "querystring_auth": True,
         },
     }
+
+# --- E-mail (notifications) ---
+# EMAIL_URL: smtp://user:password@host:port (smtp+tls://, smtp+ssl://), or consolemail://.
+# The embedded demo writes each message as a file under var/mail instead of sending it.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Thudo <no-reply@thudo.local>")
+
+# --- Public services (docs/dossiers.md) ---
+# Largest upload of one paper in a dossier (a procedure may set a lower limit per paper).
+DOSSIER_MAX_FILE_BYTES = env.int("DOSSIER_MAX_FILE_BYTES", default=10 * 1024 * 1024)
+# Remind the holder when less than this share of the legal time is left.
+DOSSIER_REMIND_AT_SHARE = env.float("DOSSIER_REMIND_AT_SHARE", default=0.2)
+
+# Vietnamese short date formats (config/formats/vi/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]

@@ -10,7 +10,9 @@
     for (const el of document.body.querySelectorAll("*")) {
       const r = el.getBoundingClientRect();
       const outside = r.right > width + 1 || r.left < -1;
-      if (r.width > 1 && outside && !el.closest(".skip-link")) {
+      // Data tables may scroll sideways inside their own region (WCAG 1.4.10 exception).
+      const scrolls = el.closest(".table-wrap") && el.closest(".table-wrap") !== el;
+      if (r.width > 1 && outside && !el.closest(".skip-link") && !scrolls) {
         problems.push(`${el.tagName.toLowerCase()}.${el.className}: ${r.left}..${r.right}`);
       }
     }

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
-from django.utils.functional import Promise
+from django.utils.functional import Promise, SimpleLazyObject
 from django.utils.translation import get_language, get_language_info
 from django.utils.translation import gettext_lazy as _
 
@@ -114,4 +114,12 @@ def shell(request: HttpRequest) -> dict[str, Any]:
         # No "Sign in" button on the sign-in pages themselves.
         "thudo_login_url": None if _on_accounts_page(request) else _url("accounts:login"),
         "thudo_logout_url": _url("accounts:logout"),
+        # Counted only when a page shows it (signed-in users' header).
+        "thudo_unread": SimpleLazyObject(lambda: _unread(user)),
     }
+
+
+def _unread(user: Any) -> int:
+    from thudo.notifications.selectors import unread_count
+
+    return unread_count(user)
