@@ -270,6 +270,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Thudo <no-reply@thud
 DOSSIER_MAX_FILE_BYTES = env.int("DOSSIER_MAX_FILE_BYTES", default=10 * 1024 * 1024)
 # Remind the holder when less than this share of the legal time is left.
 DOSSIER_REMIND_AT_SHARE = env.float("DOSSIER_REMIND_AT_SHARE", default=0.2)
+# The public look-up keeps its finished answers this long; a change to the dossier drops them at
+# once in the process that made it and everywhere when CACHE_URL is shared (Redis); other
+# processes with the default per-process cache may lag by up to this many seconds.
+DOSSIER_LOOKUP_CACHE_SECONDS = env.int("DOSSIER_LOOKUP_CACHE_SECONDS", default=10)
 
 # Vietnamese short date formats (config/formats/vi/formats.py).
 FORMAT_MODULE_PATH = ["config.formats"]

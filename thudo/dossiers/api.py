@@ -13,17 +13,18 @@ from uuid import UUID
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from ninja import Form, Header, Query, Router, Status
 from pydantic import ValidationError as PydanticValidationError
 
-from thudo.accounts import selectors as account_selectors
 from thudo.core.errors import NotFound, PermissionDenied, ValidationFailed
 from thudo.documents import selectors as document_selectors
 from thudo.documents import services as document_services
-from thudo.procedures.selectors import procedure_current_version, procedure_get
+from thudo.procedures.selectors import procedure_get, procedure_with_current_version
 from thudo.procedures.specs import spec_label
 
+from . import permissions as perms
 from . import selectors, services
 from .models import Dossier, DossierDocument
 from .models import Status as DossierStatus
@@ -40,6 +41,7 @@ from .schemas import (
     RatingOut,
     SubmitIn,
 )
+from .workflow import APPLICANT, actions_from
 
 router = Router(tags=["dossiers"])
 
@@ -262,11 +264,22 @@ def _linked(dossier: Dossier, kind: str) -> Any:
 )
 def lookup(
     request: HttpRequest, response: HttpResponse, code: str, personal_id: str | None = None
-) -> dict[str, Any]:
+) -> dict[str, Any] | HttpResponse:
     personal_id = (personal_id or "").strip() or None
+    code = " ".join(code.split()).upper()
     if personal_id:  # an answer naming the applicant is never kept by a shared cache
         response["Cache-Control"] = "private, no-store"
-    return selectors.dossier_public_status(code=code.strip().upper(), personal_id=personal_id)
+        return selectors.dossier_public_status(code=code, personal_id=personal_id)
+    # Anonymous: the finished JSON is kept until the dossier changes (ADR 0010).
+    from thudo.api.api import api as platform_api
+
+    lang = translation.get_language() or ""
+    content = selectors.public_answer_cached(code=code, lang=lang)
+    if content is None:
+        answer = PublicStatusOut.model_validate(selectors.dossier_public_status(code=code))
+        content = platform_api.renderer.render(request, answer.model_dump(), response_status=200)
+        selectors.public_answer_keep(code=code, lang=lang, content=content)
+    return HttpResponse(content, content_type=platform_api.get_content_type())
 
 
 # --- the applicant's dossiers --------------------------------------------------------------
@@ -308,18 +321,13 @@ def submit(
 ) -> Status:
     _require_citizen(request)
     body = _submit_in(payload)
-    procedure = _procedure(body.procedure)
+    procedure, version = _procedure_and_version(body.procedure)
     draft = _own(request, body.draft) if body.draft else None
     agency = None
     if body.receiving_agency:
-        try:
-            agency = account_selectors.agency_get(code=body.receiving_agency)
-        except NotFound:
-            raise ValidationFailed(
-                fields={"receiving_agency": _("There is no agency with this code.")}
-            ) from None
-    spec_codes = [p["code"] for p in procedure_current_version(procedure).spec.get("papers", [])]
-    dossier = services.dossier_submit(
+        agency = _receiving_agency(body.receiving_agency)
+    spec_codes = [p["code"] for p in version.spec.get("papers", [])]
+    submission = services.dossier_submission(
         procedure=procedure,
         applicant=request.user,
         data=body.data,
@@ -328,8 +336,67 @@ def submit(
         delivery=body.delivery,
         idempotency_key=idempotency_key or "",
         draft=draft,
+        version=version,
     )
-    return Status(201, _out(request, dossier))
+    if not submission.created:  # the idempotency key's dossier, as it is now
+        return Status(201, _out(request, submission.dossier))
+    return Status(201, _submitted_out(request, submission))
+
+
+def _submitted_out(request: HttpRequest, submission: services.Submission) -> DossierOut:
+    """`_out` of a dossier just created, from what the submission wrote (nothing is read back:
+    a new dossier has no documents and no rating; its files and timeline are those written)."""
+    d = submission.dossier
+    files = sorted(submission.files, key=lambda f: (f.round, f.paper_code))  # DossierFile order
+    return DossierOut(
+        **_summary(d).dict(),
+        version=d.version.number,
+        receiving_agency=d.receiving_agency.code,
+        agency=d.agency.code,
+        delivery=d.delivery,
+        received_at=d.received_at,
+        settled_at=d.settled_at,
+        on_time=d.on_time,
+        returned_at=d.returned_at,
+        data=d.data,
+        files=[
+            FileOut(
+                paper=f.paper_code,
+                name=f.original_name,
+                size=f.size,
+                round=f.round,
+                uploaded_at=f.uploaded_at,
+            )
+            for f in files
+        ],
+        documents=[],
+        timeline=[
+            EventOut(
+                at=e.at,
+                action=e.action,
+                label=str(services.event_label(e.action, e.to_status) or e.action),
+                from_status=e.from_status,
+                to_status=e.to_status,
+                note=e.note,
+            )
+            for e in submission.events
+        ],
+        rating=None,
+        # The caller is a citizen (`_require_citizen`), and citizens hold no roles in agencies
+        # (`accounts.services.role_grant`): only the applicant's own transitions can apply.
+        actions=[
+            t.action
+            for t in actions_from(d.status)
+            if t.actor == APPLICANT and perms.step_allows(d, t.action)
+        ],
+    )
+
+
+def _receiving_agency(code: str) -> Any:
+    agency = services.receiving_agency_get(code=code)
+    if agency is None:
+        raise ValidationFailed(fields={"receiving_agency": _("There is no agency with this code.")})
+    return agency
 
 
 def _submit_in(payload: str) -> SubmitIn:
@@ -340,6 +407,16 @@ def _submit_in(payload: str) -> SubmitIn:
         for err in exc.errors():
             fields[".".join(str(p) for p in err["loc"]) or "payload"] = str(err["msg"])
         raise ValidationFailed(fields=fields) from None
+
+
+def _procedure_and_version(code: str) -> tuple[Any, Any]:
+    """The procedure and its current version in one query (the version from the cache)."""
+    try:
+        return procedure_with_current_version(code=code)
+    except NotFound:
+        raise ValidationFailed(
+            fields={"procedure": _("There is no procedure with this code.")}
+        ) from None
 
 
 def _procedure(code: str) -> Any:

@@ -8,4 +8,4 @@ class DossiersConfig(AppConfig):
     verbose_name = _("Dossiers")
 
     def ready(self) -> None:
-        from . import manifest  # noqa: F401 — registers this domain
+        from . import manifest, signals  # noqa: F401 — registers this domain and its signals

@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
@@ -313,6 +314,25 @@ def dossier_public_status(*, code: str, personal_id: str | None = None) -> dict[
     if proven:
         return {**answer, "proven": True, "applicant_name": applicant_name}
     return answer
+
+
+def _fresh_key(code: str, lang: str) -> str:
+    return f"dossiers:lookup:{code}:{lang}"
+
+
+def public_answer_cached(*, code: str, lang: str) -> bytes | None:
+    """The finished public answer (JSON) for `code`, if one was kept: the look-up's hot path,
+    no query. Kept for `DOSSIER_LOOKUP_CACHE_SECONDS` and dropped as soon as the dossier
+    changes (`public_answer_forget`), in this process and wherever the cache is shared."""
+    return cache.get(_fresh_key(code, lang))
+
+
+def public_answer_keep(*, code: str, lang: str, content: bytes) -> None:
+    cache.set(_fresh_key(code, lang), content, settings.DOSSIER_LOOKUP_CACHE_SECONDS)
+
+
+def public_answer_forget(code: str) -> None:
+    cache.delete_many([_fresh_key(code, lang) for lang, _name in settings.LANGUAGES])
 
 
 def dossier_actions(user: Any, dossier: Dossier) -> list[Transition]:

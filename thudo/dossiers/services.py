@@ -13,16 +13,20 @@ storing them takes a short lock.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from time import monotonic
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
+from django.db.models.signals import post_delete, post_save
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone, translation
 from django.utils.functional import Promise
@@ -50,7 +54,7 @@ from .models import (
     Rating,
     Status,
 )
-from .uploads import CheckedFile, files_delete, files_store, papers_check
+from .uploads import CheckedFile, files_delete, files_store, files_write, papers_check
 from .workflow import TRANSITIONS, Transition, transition_check
 
 logger = logging.getLogger(__name__)
@@ -279,7 +283,33 @@ def _record(
     data: dict[str, Any] | None = None,
 ) -> DossierEvent:
     """The timeline event and the audit row, in the caller's transaction."""
-    event = DossierEvent.objects.create(
+    event = _event(
+        dossier,
+        actor=actor,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        at=at,
+        note=note,
+        data=data,
+    )
+    _audit(dossier, actor=actor, event=event)
+    return event
+
+
+def _event(
+    dossier: Dossier,
+    *,
+    actor: Any,
+    action: str,
+    from_status: str,
+    to_status: str,
+    at: datetime,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> DossierEvent:
+    """The timeline event (`_record` without the audit row)."""
+    return DossierEvent.objects.create(
         dossier=dossier,
         at=at,
         action=action,
@@ -290,15 +320,18 @@ def _record(
         note=note,
         data=data or {},
     )
+
+
+def _audit(dossier: Dossier, *, actor: Any, event: DossierEvent) -> None:
+    """The audit row of a timeline event (after the code is set: it names the dossier)."""
     audit_record(
         actor=actor,
-        action=f"dossier.{action}",
+        action=f"dossier.{event.action}",
         obj=dossier,
-        from_state=from_status,
-        to_state=to_status,
-        data={"code": dossier.code or "", **(data or {})},
+        from_state=event.from_status,
+        to_state=event.to_status,
+        data={"code": dossier.code or "", **(event.data or {})},
     )
-    return event
 
 
 def _notify(
@@ -387,6 +420,49 @@ def competent_agency(
     return found
 
 
+class _AgencyCache:
+    """Active agencies by code, kept per process for `AGENCY_CACHE_SECONDS` (a submission
+    names its receiving agency by code; agencies change rarely, by an administrator). A save
+    or delete of any agency empties this process's cache at once; other processes see the
+    change within the time limit, as with the working calendar (core/calendar.py)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, Agency]] = {}
+
+    def get(self, code: str) -> Agency | None:
+        hit = self._items.get(code)
+        if hit is not None and monotonic() - hit[0] < AGENCY_CACHE_SECONDS:
+            return hit[1]
+        agency = (
+            Agency.objects.select_related("parent", "parent__parent")
+            .filter(code=code, is_active=True)
+            .first()
+        )
+        if agency is not None:
+            with self._lock:
+                if len(self._items) >= 4096:
+                    self._items.clear()
+                self._items[code] = (monotonic(), agency)
+        return agency
+
+    def clear(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+AGENCY_CACHE_SECONDS = 60.0
+_agencies = _AgencyCache()
+post_save.connect(_agencies.clear, sender=Agency, dispatch_uid="dossiers.agency_cache_saved")
+post_delete.connect(_agencies.clear, sender=Agency, dispatch_uid="dossiers.agency_cache_deleted")
+
+
+def receiving_agency_get(*, code: str) -> Agency | None:
+    """The active agency with this code, or None (from the process's cache: treat it as
+    read-only)."""
+    return _agencies.get(code)
+
+
 # --- drafts and submission -----------------------------------------------------------------
 
 
@@ -467,6 +543,18 @@ def _start_clock(dossier: Dossier, spec: Mapping[str, Any], now: datetime) -> No
     dossier.appointment_at = dossier.due_at
 
 
+@dataclasses.dataclass
+class Submission:
+    """What `dossier_submission` did: the dossier, and whether this call created it (False: the
+    idempotency key named one made before). For a created dossier, its files and timeline as
+    written, so a caller can answer without reading them back."""
+
+    dossier: Dossier
+    created: bool
+    files: list[DossierFile] = dataclasses.field(default_factory=list)
+    events: list[DossierEvent] = dataclasses.field(default_factory=list)
+
+
 def dossier_submit(
     *,
     procedure: Any,
@@ -479,19 +567,53 @@ def dossier_submit(
     draft: Dossier | None = None,
     now: datetime | None = None,
 ) -> Dossier:
+    """Submit a dossier online (`dossier_submission`); the dossier."""
+    return dossier_submission(
+        procedure=procedure,
+        applicant=applicant,
+        data=data,
+        files=files,
+        receiving_agency=receiving_agency,
+        delivery=delivery,
+        idempotency_key=idempotency_key,
+        draft=draft,
+        now=now,
+    ).dossier
+
+
+def dossier_submission(
+    *,
+    procedure: Any,
+    applicant: Any,
+    data: Mapping[str, Any],
+    files: Mapping[str, Sequence[Any]] | None,
+    receiving_agency: Agency | None = None,
+    delivery: str = Delivery.ONLINE,
+    idempotency_key: str = "",
+    draft: Dossier | None = None,
+    version: Any = None,
+    now: datetime | None = None,
+) -> Submission:
     """Submit a dossier online. Validates the form and every paper first (all errors at once,
-    nothing written), then in one transaction: the code, the dossier, its files, the event, the
-    notification. The receipt is made and signed when first asked for (`dossier_receipt_issue`,
-    ADR 0010), not here. On any failure no row and no file remain,
-    and the day's number is given back. The same `idempotency_key` returns the same dossier."""
+    nothing written) and writes the papers to storage, then in one transaction: the dossier,
+    its files, the event, the code, the audit row, the notification. The receipt is made and
+    signed when first asked for (`dossier_receipt_issue`, ADR 0010), not here. On any failure
+    no row and no file remain, and the day's number is given back. The same
+    `idempotency_key` returns the same dossier (`created` False).
+
+    `version` is the procedure's current version when the caller has already read it (it is
+    used only if it belongs to the procedure submitted). The day's number is taken last, just
+    before the audit row and the notification that show it: the counter's row lock, which
+    every submission to the same unit on the same day waits for, is held from there to the
+    commit only."""
     now = _now(now)
     if _user(applicant) is None:
         raise PermissionDenied(MSG_NOT_YOURS)
     key = (idempotency_key or "").strip()[:80]
     if key:
-        existing = Dossier.objects.filter(applicant=applicant, idempotency_key=key).first()
+        existing = _idempotent(applicant, key)
         if existing is not None:
-            return existing
+            return Submission(existing, created=False)
     if draft is not None:
         if draft.applicant_id != applicant.pk:
             raise PermissionDenied(MSG_NOT_YOURS)
@@ -500,7 +622,8 @@ def dossier_submit(
         procedure = draft.procedure
     if not procedure.is_active:
         raise ValidationFailed(fields={"procedure": MSG_PROCEDURE_CLOSED})
-    version = _current_version(procedure)
+    if version is None or version.procedure_id != procedure.pk:
+        version = _current_version(procedure)
     spec = version.spec
     cleaned, checked, errors = _validated(spec=spec, data=data, files=files)
     if delivery not in Delivery.values:
@@ -515,18 +638,18 @@ def dossier_submit(
     if errors or agency is None:
         raise ValidationFailed(fields=errors)
 
+    dossier = draft if draft is not None else Dossier(procedure=procedure, applicant=applicant)
     stored: list[str] = []
     try:
+        # The papers go to storage before the transaction opens (their names need only the
+        # dossier's public id); a failure below deletes them.
+        rows = files_write(dossier=dossier, checked=checked, stored=stored, uploaded_by=applicant)
         with transaction.atomic():
-            code = dossier_code_allocate(agency=agency, moment=now)
             if draft is not None:
                 dossier = _locked(draft)
                 if dossier.status != Status.DRAFT:
                     raise InvalidTransition(MSG_NOT_DRAFT)
-                dossier.version = version
-            else:
-                dossier = Dossier(procedure=procedure, version=version, applicant=applicant)
-            dossier.code = code
+            dossier.version = version
             dossier.applicant_name = applicant.full_name or applicant.get_username()
             dossier.applicant_personal_id = applicant.personal_id or ""
             dossier.applicant_phone = applicant.phone or ""
@@ -544,8 +667,10 @@ def dossier_submit(
             # The idempotency race raises IntegrityError here: the whole transaction rolls back
             # and the dossier the other request made is returned below (no savepoint needed).
             dossier.save()
-            files_store(dossier=dossier, checked=checked, stored=stored, uploaded_by=applicant)
-            _record(
+            for row in rows:
+                row.dossier = dossier
+            created_files = DossierFile.objects.bulk_create(rows)
+            event = _event(
                 dossier,
                 actor=applicant,
                 action="submit",
@@ -554,20 +679,40 @@ def dossier_submit(
                 at=now,
                 data={"channel": Channel.ONLINE, "files": len(checked)},
             )
+            # Last: the code, then what shows it. From here to the commit the day's counter row
+            # is locked (PostgreSQL); everything else is already written.
+            dossier.code = dossier_code_allocate(agency=agency, moment=now)
+            dossier.save(update_fields=["code"])
+            _audit(dossier, actor=applicant, event=event)
             _notify_applicant(
                 dossier, T_SUBMITTED, B_SUBMITTED, appointment=_moment_text(dossier.appointment_at)
             )
     except IntegrityError:
         files_delete(stored)
         if key:
-            existing = Dossier.objects.filter(applicant=applicant, idempotency_key=key).first()
+            existing = _idempotent(applicant, key)
             if existing is not None:
-                return existing
+                return Submission(existing, created=False)
         raise
     except BaseException:
         files_delete(stored)
         raise
-    return dossier
+    return Submission(dossier, created=True, files=created_files, events=[event])
+
+
+def _idempotent(applicant: Any, key: str) -> Dossier | None:
+    """The dossier this applicant already submitted with this idempotency key, if any. The
+    probe reads only the id through the unique index (almost always there is none: a plain
+    statement, cheaper to build than the ORM's); the row is read when found."""
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {qn('id')} FROM {qn(Dossier._meta.db_table)} "  # noqa: S608
+            f"WHERE {qn('applicant_id')} = %s AND {qn('idempotency_key')} = %s",
+            [applicant.pk, key],
+        )
+        row = cursor.fetchone()
+    return None if row is None else Dossier.objects.get(pk=row[0])
 
 
 def _citizen_for(applicant: Mapping[str, Any]) -> tuple[User | None, dict[str, Any]]:

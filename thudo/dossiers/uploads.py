@@ -6,8 +6,8 @@ its size must be within the paper's ``max_mb`` and ``settings.DOSSIER_MAX_FILE_B
 parse with its pages readable (`documents.uploads.pdf_upload_check`), an image must decode fully
 (Pillow). Errors are keyed ``"paper:<code>"`` so a form can show them beside the paper.
 
-`papers_check` only reads; `files_store` writes, and the caller deletes what it wrote if its
-transaction fails (`files_delete`).
+`papers_check` only reads; `files_store` (or `files_write`, then the rows' insert) writes, and the
+caller deletes what it wrote if its transaction fails (`files_delete`).
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def papers_validate(
     return checked
 
 
-def files_store(
+def files_write(
     *,
     dossier: Dossier,
     checked: Sequence[CheckedFile],
@@ -257,8 +257,11 @@ def files_store(
     round: int = 0,
     uploaded_by: Any = None,
 ) -> list[DossierFile]:
-    """Write the files and their rows. Each written name is appended to `stored` at once, so
-    the caller can delete them all if its transaction fails (`files_delete`)."""
+    """Write the files to storage and return their rows, not saved yet (`bulk_create` them in
+    the transaction that stores the dossier). The names depend only on the dossier's public id,
+    so this can run before that transaction opens, even for a dossier not saved yet. Each
+    written name is appended to `stored` at once, so the caller can delete them all if its
+    transaction fails (`files_delete`)."""
     rows: list[DossierFile] = []
     user = uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None
     for item in checked:
@@ -275,6 +278,21 @@ def files_store(
         row.file.save(item.original_name, ContentFile(item.content), save=False)
         stored.append(row.file.name)
         rows.append(row)
+    return rows
+
+
+def files_store(
+    *,
+    dossier: Dossier,
+    checked: Sequence[CheckedFile],
+    stored: list[str],
+    round: int = 0,
+    uploaded_by: Any = None,
+) -> list[DossierFile]:
+    """Write the files and their rows (`files_write`, then one insert)."""
+    rows = files_write(
+        dossier=dossier, checked=checked, stored=stored, round=round, uploaded_by=uploaded_by
+    )
     return DossierFile.objects.bulk_create(rows)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from thudo.core.tasks import enqueue_on_commit
@@ -12,12 +11,15 @@ from thudo.core.tasks import enqueue_on_commit
 from .models import Notification
 
 
-@transaction.atomic
 def notify(
     *, user: Any, title: str, body: str = "", url: str = "", email: str = ""
 ) -> Notification:
     """Record a notification; `email` (or the user's own address) receives a copy once the
-    caller's transaction commits. Title and body are already in the recipient's language."""
+    caller's transaction commits. Title and body are already in the recipient's language.
+
+    One insert in the caller's transaction (no savepoint of its own: a failure rolls the
+    caller's whole change back, notification included); outside a transaction the row is
+    committed at once and the e-mail queued straight after."""
     address = email or getattr(user, "email", "") or ""
     notification = Notification.objects.create(
         user=user, title=title[:200], body=body, url=url, emailed_to=address

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.db.models.signals import post_delete, post_save
 
 from thudo.core.errors import NotFound
 
@@ -79,13 +82,86 @@ def procedure_latest_version(procedure: Procedure) -> ProcedureVersion | None:
 
 
 def procedure_current_version(procedure: Procedure) -> ProcedureVersion:
-    """The latest published version; publishes the first one when there is none."""
-    version = procedure_latest_version(procedure)
-    if version is None:
+    """The latest published version; publishes the first one when there is none.
+
+    One query for the latest version's id; the version itself (its spec) comes from the
+    per-process cache (`procedure_version_by_id`)."""
+    version_id = procedure.versions.order_by("-number").values_list("pk", flat=True).first()
+    if version_id is None:
         from .services import procedure_publish
 
-        version = procedure_publish(procedure=procedure)
+        return procedure_publish(procedure=procedure)
+    return procedure_version_by_id(version_id)
+
+
+# --- Published versions, kept per process ---------------------------------------------------
+# A ProcedureVersion is an immutable snapshot: publishing makes a new row, nothing edits one.
+# So a version read once by id can be shared by every request of the process (treat it as
+# read-only). A row saved or deleted anyway (the admin, a test database reusing ids) is
+# dropped from this process's cache by the signals below.
+
+_VERSIONS: dict[int, ProcedureVersion] = {}
+_VERSIONS_MAX = 2048
+_versions_lock = threading.Lock()
+
+
+def procedure_version_by_id(version_id: int) -> ProcedureVersion:
+    """The published version `version_id` (DoesNotExist if none), from the process's cache."""
+    version = _VERSIONS.get(version_id)
+    if version is None:
+        version = ProcedureVersion.objects.get(pk=version_id)
+        with _versions_lock:
+            if len(_VERSIONS) >= _VERSIONS_MAX:
+                _VERSIONS.clear()
+            _VERSIONS[version_id] = version
     return version
+
+
+def procedure_versions_forget(version_id: int | None = None) -> None:
+    """Drop one version (or all) from this process's cache."""
+    with _versions_lock:
+        if version_id is None:
+            _VERSIONS.clear()
+        else:
+            _VERSIONS.pop(version_id, None)
+
+
+def _version_changed(sender: Any, instance: ProcedureVersion, **kwargs: Any) -> None:
+    if instance.pk is not None:
+        procedure_versions_forget(instance.pk)
+
+
+post_save.connect(
+    _version_changed, sender=ProcedureVersion, dispatch_uid="procedures.version_saved"
+)
+post_delete.connect(
+    _version_changed, sender=ProcedureVersion, dispatch_uid="procedures.version_deleted"
+)
+
+
+def procedure_with_current_version(*, code: str) -> tuple[Procedure, ProcedureVersion]:
+    """The procedure by code and its current version, in one statement (the latest version's
+    id as a subquery, written out: the ORM's equivalent costs more to build than to run, and
+    every submission makes it); the version from the process's cache. NotFound for an unknown
+    code."""
+    qn = connection.ops.quote_name
+    versions = qn(ProcedureVersion._meta.db_table)
+    found = list(
+        Procedure.objects.raw(
+            f"SELECT p.*, (SELECT v.{qn('id')} FROM {versions} v "  # noqa: S608
+            f"WHERE v.{qn('procedure_id')} = p.{qn('id')} ORDER BY v.{qn('number')} DESC "
+            f"LIMIT 1) AS current_version_id FROM {qn(Procedure._meta.db_table)} p "
+            f"WHERE p.{qn('code')} = %s",
+            [code],
+        )
+    )
+    if not found:
+        raise NotFound()
+    procedure = found[0]
+    version_id = getattr(procedure, "current_version_id", None)
+    if version_id is None:
+        return procedure, procedure_current_version(procedure)  # publishes the first one
+    return procedure, procedure_version_by_id(int(version_id))
 
 
 def procedure_version_get(*, procedure: Procedure, number: int) -> ProcedureVersion:

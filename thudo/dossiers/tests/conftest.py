@@ -92,3 +92,17 @@ def empty_cache() -> Any:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def empty_process_caches() -> Any:
+    """Procedure versions and agencies are kept per process; test databases reuse ids and
+    codes, so every test starts without them."""
+    from thudo.dossiers.services import _agencies
+    from thudo.procedures.selectors import procedure_versions_forget
+
+    _agencies.clear()
+    procedure_versions_forget()
+    yield
+    _agencies.clear()
+    procedure_versions_forget()

@@ -225,3 +225,96 @@ def test_draft_then_submit_over_the_api(
     assert response.status_code == 201
     assert response.json()["id"] == draft.json()["id"]
     assert Dossier.objects.count() == 1
+
+
+def test_the_submit_answer_is_what_a_read_back_shows(
+    client: Any, applicant: Any, procedure: Any, ward_agency: Any
+) -> None:
+    """The 201 answer is built from what the submission wrote, without reading it back: it
+    must say exactly what GET /api/dossiers/{id} says, and the idempotent replay too."""
+    client.force_login(applicant)
+    created = _submit(client, procedure, key="same-answer", receiving_agency=ward_agency.code)
+    assert created.status_code == 201, created.content
+    body = _instants(created.json())
+    read = client.get(
+        reverse("api:dossier_get", args=[body["id"]]), headers={"Accept-Language": "en"}
+    )
+    assert _instants(read.json()) == body
+    replay = _submit(client, procedure, key="same-answer", receiving_agency=ward_agency.code)
+    assert replay.status_code == 201 and _instants(replay.json()) == body
+
+
+def _instants(value: Any) -> Any:
+    """The answer with its date-times as instants (a row read back is in local time, the
+    written one in UTC: the same moment)."""
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        return {k: _instants(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_instants(v) for v in value]
+    if isinstance(value, str) and len(value) >= 20 and value[4:5] == "-" and value[10:11] == "T":
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+def test_a_submission_costs_a_fixed_number_of_queries(
+    client: Any, applicant: Any, procedure: Any, ward_agency: Any
+) -> None:
+    """The procedure's version and the agency come from the process's caches after the first
+    submission; the dossier is not read back for the answer, and notify takes no savepoint."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(applicant)
+    assert _submit(client, procedure, receiving_agency=ward_agency.code).status_code == 201
+    with CaptureQueriesContext(connection) as ctx:
+        response = _submit(client, procedure, key="k-2", receiving_agency=ward_agency.code)
+    assert response.status_code == 201, response.content
+    sql = [q["sql"] for q in ctx.captured_queries]
+    # One savepoint: the submitting transaction itself, inside the test's (notify adds none).
+    assert sum(s.startswith("SAVEPOINT") for s in sql) == 1
+    assert not any('procedures_procedureversion"."spec' in s for s in sql)
+    assert sum('FROM "accounts_agency"' in s for s in sql) == 0
+    written = [s.split()[2].strip('"') for s in sql if s.startswith("INSERT INTO")]
+    assert sorted(written) == sorted(
+        [
+            "dossiers_dossier",
+            "dossiers_dossierfile",
+            "dossiers_dossierevent",
+            "dossiers_dossiercounter",
+            "core_auditevent",
+            "notifications_notification",
+        ]
+    )
+    assert len(sql) <= 16  # session and user, procedure, idempotency probe, the transaction
+
+
+def test_a_deactivated_agency_is_refused_at_once(
+    client: Any, applicant: Any, procedure: Any, ward_agency: Any
+) -> None:
+    client.force_login(applicant)
+    assert _submit(client, procedure, receiving_agency=ward_agency.code).status_code == 201
+    ward_agency.is_active = False
+    ward_agency.save()  # empties the process's agency cache
+    refused = _submit(client, procedure, key="later", receiving_agency=ward_agency.code)
+    assert refused.status_code == 422
+    assert "receiving_agency" in refused.json()["fields"]
+
+
+def test_a_newly_published_version_is_used_at_once(
+    client: Any, applicant: Any, procedure: Any, ward_agency: Any
+) -> None:
+    from decimal import Decimal
+
+    from thudo.procedures.services import procedure_publish
+
+    client.force_login(applicant)
+    first = _submit(client, procedure, receiving_agency=ward_agency.code)
+    assert first.status_code == 201 and first.json()["version"] == 1
+    procedure.deadline_days = Decimal("5.0")
+    procedure.save()
+    assert procedure_publish(procedure=procedure).number == 2
+    second = _submit(client, procedure, key="v2", receiving_agency=ward_agency.code)
+    assert second.status_code == 201 and second.json()["version"] == 2
+    assert Dossier.objects.get(public_id=second.json()["id"]).version.number == 2

@@ -135,17 +135,19 @@ def test_an_idempotency_race_returns_the_existing_dossier(
 ) -> None:
     """The second request passed the early check before the first committed: its insert hits
     the unique constraint, its transaction (code, files) is undone, the first one is returned."""
+    from thudo.dossiers import services as dossier_services
+
     first = submit(procedure=procedure, applicant=applicant, idempotency_key="race")
-    real_filter = Dossier.objects.filter
+    real_probe = dossier_services._idempotent
     calls = {"n": 0}
 
-    def blind_filter(*args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("idempotency_key") == "race" and calls["n"] == 0:
+    def blind_probe(applicant: Any, key: str) -> Any:
+        if key == "race" and calls["n"] == 0:
             calls["n"] += 1
-            return Dossier.objects.none()  # the early look-up misses it
-        return real_filter(*args, **kwargs)
+            return None  # the early look-up misses it
+        return real_probe(applicant, key)
 
-    monkeypatch.setattr(Dossier.objects, "filter", blind_filter)
+    monkeypatch.setattr(dossier_services, "_idempotent", blind_probe)
     again = submit(procedure=procedure, applicant=applicant, idempotency_key="race")
     assert again.pk == first.pk and calls["n"] == 1
     monkeypatch.undo()
