@@ -40,6 +40,7 @@ from .schemas import (
     RatingIn,
     RatingOut,
     SubmitIn,
+    multipart_doc,
 )
 from .workflow import APPLICANT, actions_from
 
@@ -50,48 +51,8 @@ PAGE_MAX = 100
 
 RESULT_READY = (DossierStatus.SIGNED, DossierStatus.RETURNED, DossierStatus.CLOSED)
 
-_MULTIPART_DOC = {
-    "requestBody": {
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["payload"],
-                    "properties": {
-                        "payload": {
-                            "type": "string",
-                            "contentMediaType": "application/json",
-                            "description": "The JSON of SubmitIn.",
-                        }
-                    },
-                    "additionalProperties": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "A paper's file; the part is named by the paper's code "
-                        "(repeat the part for several files).",
-                    },
-                }
-            }
-        }
-    }
-}
-_SUPPLEMENT_DOC = {
-    "requestBody": {
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"note": {"type": "string"}},
-                    "additionalProperties": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "A paper's file, the part named by the paper's code.",
-                    },
-                }
-            }
-        }
-    }
-}
+_MULTIPART_DOC = multipart_doc("SubmitIn")
+_SUPPLEMENT_DOC = multipart_doc()
 
 
 def _require_citizen(request: HttpRequest) -> None:
@@ -170,13 +131,15 @@ def _event(e: dict[str, Any]) -> EventOut:
     )
 
 
-def _out(request: HttpRequest, d: Dossier) -> DossierOut:
-    links = [
-        link
-        for link in d.documents.select_related("document").order_by("created_at", "pk")
-        if link.kind != "result" or d.status in RESULT_READY
-    ]
-    rating = getattr(d, "rating", None)
+def _dossier_out(
+    d: Dossier,
+    *,
+    files: Any,
+    documents: list[DocumentLinkOut],
+    timeline: list[EventOut],
+    rating: RatingOut | None,
+    actions: list[str],
+) -> DossierOut:
     return DossierOut(
         **_summary(d).dict(),
         version=d.version.number,
@@ -196,8 +159,25 @@ def _out(request: HttpRequest, d: Dossier) -> DossierOut:
                 round=f.round,
                 uploaded_at=f.uploaded_at,
             )
-            for f in d.files.all()
+            for f in files
         ],
+        documents=documents,
+        timeline=timeline,
+        rating=rating,
+        actions=actions,
+    )
+
+
+def _out(request: HttpRequest, d: Dossier) -> DossierOut:
+    links = [
+        link
+        for link in d.documents.select_related("document").order_by("created_at", "pk")
+        if link.kind != "result" or d.status in RESULT_READY
+    ]
+    rating = getattr(d, "rating", None)
+    return _dossier_out(
+        d,
+        files=d.files.all(),
         documents=[
             DocumentLinkOut(
                 id=link.document.public_id,
@@ -348,27 +328,9 @@ def _submitted_out(request: HttpRequest, submission: services.Submission) -> Dos
     a new dossier has no documents and no rating; its files and timeline are those written)."""
     d = submission.dossier
     files = sorted(submission.files, key=lambda f: (f.round, f.paper_code))  # DossierFile order
-    return DossierOut(
-        **_summary(d).dict(),
-        version=d.version.number,
-        receiving_agency=d.receiving_agency.code,
-        agency=d.agency.code,
-        delivery=d.delivery,
-        received_at=d.received_at,
-        settled_at=d.settled_at,
-        on_time=d.on_time,
-        returned_at=d.returned_at,
-        data=d.data,
-        files=[
-            FileOut(
-                paper=f.paper_code,
-                name=f.original_name,
-                size=f.size,
-                round=f.round,
-                uploaded_at=f.uploaded_at,
-            )
-            for f in files
-        ],
+    return _dossier_out(
+        d,
+        files=files,
         documents=[],
         timeline=[
             EventOut(

@@ -34,6 +34,7 @@ from thudo.procedures.specs import spec_label
 from . import selectors, services
 from .models import Dossier, DossierDocument, DossierFile
 from .models import Status as DossierStatus
+from .schemas import multipart_doc
 from .views_official import ACTION_FORMS, action_perform, due_state, soon_until
 
 PAGE_MAX = 100
@@ -212,31 +213,7 @@ class IntakeIn(Schema):
     delivery: DeliveryIn = "counter"
 
 
-_INTAKE_DOC = {
-    "requestBody": {
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["payload"],
-                    "properties": {
-                        "payload": {
-                            "type": "string",
-                            "contentMediaType": "application/json",
-                            "description": "The JSON of IntakeIn.",
-                        }
-                    },
-                    "additionalProperties": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "A scanned paper; the part is named by the paper's code "
-                        "(repeat the part for several files).",
-                    },
-                }
-            }
-        }
-    }
-}
+_INTAKE_DOC = multipart_doc("IntakeIn", papers="A scanned paper")
 
 
 # --- helpers -------------------------------------------------------------------------------

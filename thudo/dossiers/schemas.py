@@ -144,3 +144,29 @@ class PublicStatusOut(Schema):
     timeline: list[PublicEventOut]
     proven: bool
     applicant_name: str | None = None
+
+
+def multipart_doc(payload_schema: str = "", *, papers: str = "A paper's file") -> dict:
+    """The OpenAPI request body of a multipart endpoint: an optional `payload` part holding the
+    JSON of `payload_schema`, and one file part per paper, named by the paper's code."""
+    schema: dict = {
+        "type": "object",
+        "additionalProperties": {
+            "type": "string",
+            "format": "binary",
+            "description": f"{papers}; the part is named by the paper's code "
+            "(repeat the part for several files).",
+        },
+    }
+    if payload_schema:
+        schema["required"] = ["payload"]
+        schema["properties"] = {
+            "payload": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "description": f"The JSON of {payload_schema}.",
+            }
+        }
+    else:
+        schema["properties"] = {"note": {"type": "string"}}
+    return {"requestBody": {"content": {"multipart/form-data": {"schema": schema}}}}

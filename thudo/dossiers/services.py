@@ -1109,16 +1109,15 @@ def dossier_receive(*, dossier: Dossier, actor: Any, now: datetime | None = None
     return d
 
 
-@transaction.atomic
-def dossier_refuse(
-    *, dossier: Dossier, actor: Any, reasons: list[str], now: datetime | None = None
+def _settle_with_reasons(
+    *, dossier: Dossier, actor: Any, action: str, reasons: list[str], now: datetime, title: Any
 ) -> Dossier:
-    """Refuse to accept the dossier (form 03, with the reasons); it is settled."""
-    now = _now(now)
+    """Refuse at reception or reject after processing: settled, with form 03 giving the
+    reasons, issued by the agency that decided (the receiving desk, or the holder)."""
     cleaned = _clean_lines(reasons or [])
     if not cleaned:
         raise ValidationFailed(fields={"reasons": MSG_REASONS})
-    d, transition = _begin(dossier, actor, "refuse")
+    d, transition = _begin(dossier, actor, action)
     previous = d.status
     d.status = str(transition.target)
     d.holder = actor
@@ -1127,27 +1126,43 @@ def dossier_refuse(
     _record(
         d,
         actor=actor,
-        action="refuse",
+        action=action,
         from_status=previous,
         to_status=d.status,
         at=now,
         note="\n".join(cleaned),
         data={"reasons": cleaned},
     )
+    issuer = d.receiving_agency if action == "refuse" else d.agency
     _issue(
         d,
         kind=Document.Kind.REFUSAL,
-        agency=d.receiving_agency,
+        agency=issuer,
         actor=actor,
         context={
-            **_doc_common(d.receiving_agency, DEFAULT_LANG),
+            **_doc_common(issuer, DEFAULT_LANG),
             **_doc_dossier(d, DEFAULT_LANG),
             "reasons": cleaned,
             "officer": _actor_name(actor),
         },
     )
-    _notify_applicant(d, T_REFUSED, B_REASONS, reasons="; ".join(cleaned))
+    _notify_applicant(d, title, B_REASONS, reasons="; ".join(cleaned))
     return d
+
+
+@transaction.atomic
+def dossier_refuse(
+    *, dossier: Dossier, actor: Any, reasons: list[str], now: datetime | None = None
+) -> Dossier:
+    """Refuse to accept the dossier (form 03, with the reasons); it is settled."""
+    return _settle_with_reasons(
+        dossier=dossier,
+        actor=actor,
+        action="refuse",
+        reasons=reasons,
+        now=_now(now),
+        title=T_REFUSED,
+    )
 
 
 @transaction.atomic
@@ -1493,40 +1508,14 @@ def dossier_reject(
     *, dossier: Dossier, actor: Any, reasons: list[str], now: datetime | None = None
 ) -> Dossier:
     """Reject with reasons (form 03 from the holding agency); the dossier is settled."""
-    now = _now(now)
-    cleaned = _clean_lines(reasons or [])
-    if not cleaned:
-        raise ValidationFailed(fields={"reasons": MSG_REASONS})
-    d, transition = _begin(dossier, actor, "reject")
-    previous = d.status
-    d.status = str(transition.target)
-    d.holder = actor
-    _settle(d, now)
-    d.save(update_fields=["status", "holder", "settled_at", "on_time", "updated_at"])
-    _record(
-        d,
+    return _settle_with_reasons(
+        dossier=dossier,
         actor=actor,
         action="reject",
-        from_status=previous,
-        to_status=d.status,
-        at=now,
-        note="\n".join(cleaned),
-        data={"reasons": cleaned},
+        reasons=reasons,
+        now=_now(now),
+        title=T_REJECTED,
     )
-    _issue(
-        d,
-        kind=Document.Kind.REFUSAL,
-        agency=d.agency,
-        actor=actor,
-        context={
-            **_doc_common(d.agency, DEFAULT_LANG),
-            **_doc_dossier(d, DEFAULT_LANG),
-            "reasons": cleaned,
-            "officer": _actor_name(actor),
-        },
-    )
-    _notify_applicant(d, T_REJECTED, B_REASONS, reasons="; ".join(cleaned))
-    return d
 
 
 def _result_how(dossier: Dossier) -> Any:
