@@ -30,7 +30,12 @@ registry.register(
                 "dossiers: remind before the deadline, escalate overdue dossiers",
                 "thudo.dossiers.tasks.remind",
                 timedelta(minutes=15),
-            )
+            ),
+            PeriodicJob(
+                "dossiers: remove orphaned papers",
+                "thudo.dossiers.tasks.sweep_orphan_files",
+                timedelta(hours=6),
+            ),
         ],
     )
 )

@@ -29,3 +29,11 @@ def issue_receipt(dossier_id: int) -> str:
 def remind() -> dict[str, int]:
     """Periodic (dossiers/manifest.py): reminders before the deadline, escalation after it."""
     return services.dossiers_remind()
+
+
+@shared_task(name="thudo.dossiers.tasks.sweep_orphan_files")
+def sweep_orphan_files() -> int:
+    """Periodic (dossiers/manifest.py): delete stored papers no file row refers to."""
+    from .uploads import orphan_files_sweep
+
+    return orphan_files_sweep()

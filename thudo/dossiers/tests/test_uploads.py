@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +108,31 @@ def test_too_many_files_for_one_paper() -> None:
     files = {"to-khai": [upload(f"{n}.png", png_bytes()) for n in range(11)]}
     _checked, errors = papers_check(spec=SPEC, files=files, require=False)
     assert "at most 10" in str(errors["paper:to-khai"][0])
+
+
+def test_orphan_sweep_removes_only_old_papers_no_row_refers_to(
+    applicant: Any, procedure: Any, media_root: Path
+) -> None:
+    import os
+    import time
+
+    from thudo.dossiers.uploads import orphan_files_sweep
+
+    from .factories import submit
+
+    dossier = submit(procedure=procedure, applicant=applicant)
+    kept = [f.file.name for f in dossier.files.all()]
+    assert kept
+    folder = media_root / "dossiers" / str(dossier.public_id)
+    stray_old = folder / "0123456789abcdef-to-khai"
+    stray_new = folder / "fedcba9876543210-to-khai"
+    stray_old.write_bytes(b"%PDF-1.4 left behind")
+    stray_new.write_bytes(b"%PDF-1.4 being written")
+    two_hours_ago = time.time() - 7200
+    os.utime(stray_old, (two_hours_ago, two_hours_ago))
+    for name in kept:
+        os.utime(media_root / name, (two_hours_ago, two_hours_ago))
+
+    assert orphan_files_sweep() == 1
+    assert not stray_old.exists() and stray_new.exists()
+    assert all((media_root / name).exists() for name in kept)
