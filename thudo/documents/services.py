@@ -50,22 +50,15 @@ def orphan_files_sweep(*, older_than: timedelta = timedelta(hours=1)) -> int:
     """Delete stored files that no version refers to (left when a caller's transaction rolled
     back after the file was written, or a process died between file and row). Only files older
     than `older_than` are touched, so a version being written right now is never swept."""
-    storage = default_storage
-    known = set(DocumentVersion.objects.values_list("file", flat=True))
-    cutoff = timezone.now() - older_than
-    deleted = 0
-    try:
-        folders, _files = storage.listdir("documents")
-    except (FileNotFoundError, NotADirectoryError):
-        return 0
-    for folder in folders:
-        _sub, names = storage.listdir(f"documents/{folder}")
-        for name in names:
-            path = f"documents/{folder}/{name}"
-            if path in known or storage.get_modified_time(path) > cutoff:
-                continue
-            storage.delete(path)
-            deleted += 1
+    from thudo.core.storage import unreferenced_files_sweep
+
+    deleted = unreferenced_files_sweep(
+        root="documents",
+        referenced=lambda paths: set(
+            DocumentVersion.objects.filter(file__in=paths).values_list("file", flat=True)
+        ),
+        older_than=older_than,
+    )
     if deleted:
         logger.warning("removed %d stored document files that no version refers to", deleted)
     return deleted

@@ -171,7 +171,7 @@ def _dossier_out(
 def _out(request: HttpRequest, d: Dossier) -> DossierOut:
     links = [
         link
-        for link in d.documents.select_related("document").order_by("created_at", "pk")
+        for link in selectors.dossier_document_links(d)
         if link.kind != "result" or d.status in RESULT_READY
     ]
     rating = getattr(d, "rating", None)
@@ -216,16 +216,6 @@ def _pdf(request: HttpRequest, document: Any, filename: str) -> FileResponse:
         as_attachment=True,
         filename=f"{filename}.pdf",
     )
-
-
-def _linked(dossier: Dossier, kind: str) -> Any:
-    link = (
-        dossier.documents.filter(kind=kind)
-        .select_related("document")
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    return link.document if link else None
 
 
 # --- public --------------------------------------------------------------------------------
@@ -461,7 +451,7 @@ def receipt(request: HttpRequest, dossier_id: UUID) -> FileResponse:
     dossier = _dossier(request, dossier_id)
     if not dossier.code:
         raise NotFound(code="no_receipt")
-    document = _linked(dossier, "receipt") or services.dossier_receipt_issue(dossier=dossier)
+    document = services.dossier_receipt_issue(dossier=dossier)
     return _pdf(request, document, f"{dossier.code}-receipt")
 
 
@@ -472,7 +462,7 @@ def receipt(request: HttpRequest, dossier_id: UUID) -> FileResponse:
 )
 def result(request: HttpRequest, dossier_id: UUID) -> FileResponse:
     dossier = _dossier(request, dossier_id)
-    document = _linked(dossier, "result")
+    document = selectors.dossier_document(dossier, "result")
     if document is None or dossier.status not in RESULT_READY:
         raise NotFound(code="no_result")
     dossier = services.dossier_result_downloaded(dossier=dossier, user=request.user)

@@ -32,7 +32,7 @@ from thudo.procedures import selectors as procedure_selectors
 from thudo.procedures.specs import spec_label
 
 from . import selectors, services
-from .models import Dossier, DossierDocument, DossierFile
+from .models import Dossier
 from .models import Status as DossierStatus
 from .schemas import multipart_doc
 from .views_official import ACTION_FORMS, action_perform, due_state, soon_until
@@ -270,7 +270,7 @@ def _out(request: HttpRequest, d: Dossier) -> OfficialDossierOut:
                 "api:official_dossier_file", kwargs={"public_id": d.public_id, "file_id": f.pk}
             ),
         )
-        for f in DossierFile.objects.filter(dossier=d)
+        for f in selectors.dossier_files(d)
     ]
     documents = [
         IssuedDocumentOut(
@@ -283,9 +283,7 @@ def _out(request: HttpRequest, d: Dossier) -> OfficialDossierOut:
                 kwargs={"public_id": d.public_id, "document_id": link.document.public_id},
             ),
         )
-        for link in DossierDocument.objects.filter(dossier=d)
-        .select_related("document")
-        .order_by("created_at", "pk")
+        for link in selectors.dossier_document_links(d)
     ]
     return OfficialDossierOut(
         id=d.public_id,
@@ -481,9 +479,7 @@ def _file(response: FileResponse) -> FileResponse:
 def dossier_file(request: HttpRequest, public_id: UUID, file_id: int) -> FileResponse:
     _require_official(request)
     dossier = _dossier(request, public_id)
-    paper = DossierFile.objects.filter(dossier=dossier, pk=file_id).first()
-    if paper is None:
-        raise NotFound(code="unknown_file")
+    paper = selectors.dossier_file(dossier, file_id)
     return _file(
         FileResponse(
             paper.file.open("rb"),
@@ -502,13 +498,7 @@ def dossier_file(request: HttpRequest, public_id: UUID, file_id: int) -> FileRes
 def dossier_document(request: HttpRequest, public_id: UUID, document_id: UUID) -> FileResponse:
     _require_official(request)
     dossier = _dossier(request, public_id)
-    link = (
-        DossierDocument.objects.select_related("document")
-        .filter(dossier=dossier, document__public_id=document_id)
-        .first()
-    )
-    if link is None:
-        raise NotFound(code="unknown_document")
+    link = selectors.dossier_issued_document(dossier, document_id)
     version = document_selectors.latest_version(link.document)
     return _file(
         FileResponse(

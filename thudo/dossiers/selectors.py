@@ -25,7 +25,15 @@ from thudo.core.errors import NotFound
 from thudo.documents.models import Document
 
 from . import permissions as perms
-from .models import QUEUE_STATUSES, SETTLED_STATUSES, Dossier, DossierEvent, DossierFile, Status
+from .models import (
+    QUEUE_STATUSES,
+    SETTLED_STATUSES,
+    Dossier,
+    DossierDocument,
+    DossierEvent,
+    DossierFile,
+    Status,
+)
 from .workflow import Transition, actions_from
 
 PUBLIC_HIDDEN_ACTIONS = frozenset({"remind", "escalate", "draft"})
@@ -350,25 +358,53 @@ def dossier_files(dossier: Dossier) -> QuerySet[DossierFile]:
     return DossierFile.objects.filter(dossier=dossier).order_by("round", "paper_code", "pk")
 
 
-def dossier_documents(dossier: Dossier) -> list[Document]:
+def dossier_file(dossier: Dossier, file_id: int) -> DossierFile:
+    """One of the dossier's papers, or NotFound."""
+    paper = DossierFile.objects.filter(dossier=dossier, pk=file_id).first()
+    if paper is None:
+        raise NotFound(code="unknown_file")
+    return paper
+
+
+def dossier_document_links(dossier: Dossier) -> QuerySet[DossierDocument]:
     """The documents issued for the dossier (receipt, forms 02-05, the result), oldest first."""
-    return [
-        link.document
-        for link in dossier.documents.select_related("document").order_by("created_at", "pk")
-    ]
+    return (
+        DossierDocument.objects.filter(dossier=dossier)
+        .select_related("document")
+        .order_by("created_at", "pk")
+    )
+
+
+def dossier_issued_document(dossier: Dossier, document_id: Any) -> DossierDocument:
+    """The dossier's issued document with that public id, or NotFound. Whoever may see the
+    dossier may read what was issued for it, even by another agency before a hand-off."""
+    link = dossier_document_links(dossier).filter(document__public_id=document_id).first()
+    if link is None:
+        raise NotFound(code="unknown_document")
+    return link
+
+
+def dossier_documents(dossier: Dossier) -> list[Document]:
+    return [link.document for link in dossier_document_links(dossier)]
+
+
+def dossier_document(dossier: Dossier, kind: str) -> Document | None:
+    """The latest document of `kind` issued for the dossier (no visibility check: callers have
+    already loaded the dossier through `dossier_for` or are services)."""
+    link = (
+        DossierDocument.objects.filter(dossier=dossier, kind=kind)
+        .select_related("document")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return link.document if link else None
 
 
 def dossier_document_for(user: Any, dossier: Dossier, kind: str) -> Document | None:
     """The latest document of `kind` for a dossier the user may see (None if there is none)."""
     if not perms.can_view(user, dossier):
         raise NotFound()
-    link = (
-        dossier.documents.filter(kind=kind)
-        .select_related("document")
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    return link.document if link else None
+    return dossier_document(dossier, kind)
 
 
 def official_can_view(user: Any, dossier: Dossier) -> bool:

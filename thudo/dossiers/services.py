@@ -54,6 +54,7 @@ from .models import (
     Rating,
     Status,
 )
+from .selectors import dossier_document
 from .uploads import CheckedFile, files_delete, files_store, files_write, papers_check
 from .workflow import TRANSITIONS, Transition, transition_check
 
@@ -911,17 +912,6 @@ def _issue(
     )
     DossierDocument.objects.create(dossier=dossier, document=document, kind=kind)
     return document
-
-
-def dossier_document(dossier: Dossier, kind: str) -> Document | None:
-    """The latest document of `kind` issued for the dossier."""
-    link = (
-        DossierDocument.objects.filter(dossier=dossier, kind=kind)
-        .select_related("document")
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    return link.document if link else None
 
 
 def _papers_table(dossier: Dossier, lang: str) -> list[dict[str, Any]]:

@@ -26,7 +26,6 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -309,25 +308,17 @@ def files_delete(names: Iterable[str]) -> None:
 
 
 def orphan_files_sweep(*, older_than: timedelta = timedelta(hours=1)) -> int:
-    """Delete stored papers that no `DossierFile` refers to: left when a caller's outer
-    transaction rolled back after the papers were written, or a process died in between. Only
-    files older than `older_than` are touched, so a submission in progress is never swept."""
-    storage = default_storage
-    cutoff = timezone.now() - older_than
-    try:
-        folders, _files = storage.listdir("dossiers")
-    except (FileNotFoundError, NotADirectoryError):
-        return 0
-    deleted = 0
-    for folder in folders:
-        _sub, names = storage.listdir(f"dossiers/{folder}")
-        paths = [f"dossiers/{folder}/{name}" for name in names]
-        known = set(DossierFile.objects.filter(file__in=paths).values_list("file", flat=True))
-        for path in paths:
-            if path in known or storage.get_modified_time(path) > cutoff:
-                continue
-            storage.delete(path)
-            deleted += 1
+    """Delete stored papers that no `DossierFile` refers to (a caller's outer transaction
+    rolled back after the papers were written, or a process died in between)."""
+    from thudo.core.storage import unreferenced_files_sweep
+
+    deleted = unreferenced_files_sweep(
+        root="dossiers",
+        referenced=lambda paths: set(
+            DossierFile.objects.filter(file__in=paths).values_list("file", flat=True)
+        ),
+        older_than=older_than,
+    )
     if deleted:
         logger.warning("removed %d stored dossier papers that no file row refers to", deleted)
     return deleted

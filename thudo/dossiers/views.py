@@ -40,7 +40,7 @@ from .forms import (
     paper_files,
     paper_inputs,
 )
-from .models import OPEN_STATUSES, Dossier, DossierDocument, Status
+from .models import OPEN_STATUSES, Dossier, Status
 
 PAGE_SIZE = 20
 RESULT_READY = (Status.SIGNED, Status.RETURNED, Status.CLOSED)
@@ -94,16 +94,6 @@ def _pdf(document: Document, user: Any, filename: str) -> FileResponse:
         as_attachment=False,
         filename=f"{filename}.pdf",
     )
-
-
-def _linked_document(dossier: Dossier, kind: str) -> Document | None:
-    link = (
-        DossierDocument.objects.filter(dossier=dossier, kind=kind)
-        .select_related("document")
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    return link.document if link else None
 
 
 def _procedure_summary(procedure: Any, spec: dict[str, Any]) -> dict[str, Any]:
@@ -405,9 +395,7 @@ def receipt(request: HttpRequest, public_id: UUID) -> HttpResponseBase:
     dossier = _dossier(request, public_id)
     if not dossier.code:
         raise Http404
-    document = _linked_document(dossier, "receipt") or services.dossier_receipt_issue(
-        dossier=dossier
-    )
+    document = services.dossier_receipt_issue(dossier=dossier)
     return _pdf(document, request.user, f"{dossier.code}-receipt")
 
 
@@ -416,7 +404,7 @@ def receipt(request: HttpRequest, public_id: UUID) -> HttpResponseBase:
 def result(request: HttpRequest, public_id: UUID) -> HttpResponseBase:
     """The signed result; the applicant's first download returns an online result."""
     dossier = _dossier(request, public_id)
-    document = _linked_document(dossier, "result")
+    document = selectors.dossier_document(dossier, "result")
     if document is None or dossier.status not in RESULT_READY:
         raise Http404
     try:

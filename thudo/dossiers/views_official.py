@@ -53,7 +53,7 @@ from .forms_official import (
     SupplementRequestForm,
     paper_field_name,
 )
-from .models import OPEN_STATUSES, Dossier, DossierDocument, DossierFile, Status
+from .models import OPEN_STATUSES, Dossier, DossierFile, Status
 from .workflow import TRANSITIONS, Transition
 
 PAGE_SIZE = 25
@@ -239,11 +239,7 @@ def _work_context(
         (spec_label(f, key="label"), field_display(f, dossier.data.get(f["name"])))
         for f in spec.get("fields", [])
     ]
-    documents = list(
-        DossierDocument.objects.filter(dossier=dossier)
-        .select_related("document")
-        .order_by("created_at", "pk")
-    )
+    documents = list(selectors.dossier_document_links(dossier))
     panels = []
     for transition in selectors.dossier_actions(request.user, dossier):
         if transition.action not in ACTION_FORMS:
@@ -347,9 +343,10 @@ def _inline(response: FileResponse) -> FileResponse:
 def paper_file(request: HttpRequest, public_id: UUID, file_id: int) -> HttpResponseBase:
     """A paper the applicant uploaded, for an official who may see the dossier."""
     dossier = _dossier(request, public_id)
-    paper = DossierFile.objects.filter(dossier=dossier, pk=file_id).first()
-    if paper is None:
-        raise Http404
+    try:
+        paper = selectors.dossier_file(dossier, file_id)
+    except NotFound:
+        raise Http404 from None
     return _inline(
         FileResponse(
             paper.file.open("rb"),
@@ -379,15 +376,8 @@ def document_file(request: HttpRequest, public_id: UUID, document_id: UUID) -> H
     dossier: whoever may see the dossier may read what was issued for it, even when another
     agency issued it before a hand-off."""
     dossier = _dossier(request, public_id)
-    link = (
-        DossierDocument.objects.select_related("document")
-        .filter(dossier=dossier, document__public_id=document_id)
-        .first()
-    )
-    if link is None:
-        raise Http404
     try:
-        return _pdf(link.document)
+        return _pdf(selectors.dossier_issued_document(dossier, document_id).document)
     except NotFound:
         raise Http404 from None
 

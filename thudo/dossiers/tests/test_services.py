@@ -12,7 +12,7 @@ from django.utils import translation
 from thudo.core.errors import InvalidTransition, PermissionDenied
 from thudo.core.models import AuditEvent
 from thudo.documents.models import Document
-from thudo.dossiers import services
+from thudo.dossiers import selectors, services
 from thudo.dossiers.models import Channel, DossierEvent, DossierFile, Rating, Status
 from thudo.notifications.models import Notification
 
@@ -87,7 +87,7 @@ def test_happy_path_from_submission_to_rating(
     with django_capture_on_commit_callbacks(execute=True):
         dossier = submit(procedure=procedure, applicant=applicant)
     # The receipt is made and signed when first asked for (ADR 0010), not by the submission.
-    assert services.dossier_document(dossier, Document.Kind.RECEIPT) is None
+    assert selectors.dossier_document(dossier, Document.Kind.RECEIPT) is None
     receipt = services.dossier_receipt_issue(dossier=dossier)
     assert receipt is not None and receipt.reference == dossier.code
     assert receipt.subject == applicant and receipt.agency.code == "HN-00070"
@@ -114,7 +114,7 @@ def test_happy_path_from_submission_to_rating(
         services.dossier_forward(dossier=dossier, actor=staff.processing)
     dossier = services.dossier_approve(dossier=dossier, actor=staff.approver, now=at(16, 9))
     assert dossier.status == Status.APPROVED
-    result = services.dossier_document(dossier, Document.Kind.RESULT)
+    result = selectors.dossier_document(dossier, Document.Kind.RESULT)
     assert result is not None and not result.versions.filter(signatures__gt=0).exists()
 
     dossier = services.dossier_sign_result(dossier=dossier, actor=staff.approver, now=at(16, 10))

@@ -56,7 +56,7 @@ def test_supplement_pauses_and_resumes_the_clock(
     )
     assert dossier.status == Status.SUPPLEMENT_REQUESTED
     assert dossier.resume_status == Status.PROCESSING and dossier.due_at is None
-    form = services.dossier_document(dossier, Document.Kind.SUPPLEMENT_REQUEST)
+    form = selectors.dossier_document(dossier, Document.Kind.SUPPLEMENT_REQUEST)
     assert form is not None and form.reference == dossier.code
     assert Notification.objects.filter(user=applicant, title__contains="đề nghị bổ sung").exists()
 
@@ -141,7 +141,7 @@ def test_late_dossier_gets_an_apology_and_settles_late(
     )
     assert dossier.appointment_at == at(22, 10) and dossier.apologised_at == at(17, 16)
     assert dossier.due_at == at(18, 10)  # the legal deadline does not move
-    apology = services.dossier_document(dossier, Document.Kind.APOLOGY)
+    apology = selectors.dossier_document(dossier, Document.Kind.APOLOGY)
     assert apology is not None
     assert Notification.objects.filter(user=applicant, title__contains="hẹn lại ngày trả").exists()
 
@@ -163,7 +163,7 @@ def test_refusal_at_reception(procedure: Any, applicant: Any, staff: Any) -> Non
     )
     assert dossier.status == Status.REFUSED
     assert dossier.settled_at == at(15, 11) and dossier.on_time is True
-    assert services.dossier_document(dossier, Document.Kind.REFUSAL) is not None
+    assert selectors.dossier_document(dossier, Document.Kind.REFUSAL) is not None
     event = DossierEvent.objects.get(dossier=dossier, action="refuse")
     assert event.data["reasons"] == ["Không thuộc thẩm quyền", "Thiếu giấy tờ"]
     assert Notification.objects.filter(user=applicant, title__contains="từ chối tiếp nhận").exists()
