@@ -18,6 +18,10 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 
 install: $(STAMP)
 	$(BIN)/thudo compilemessages
+	@# The npm open311 client for the Open311 client-library test (it skips without one).
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the Open311 client-library test will skip"; \
+	elif [ tests/open311_client/node_modules/.package-lock.json -nt tests/open311_client/package-lock.json ]; then :; \
+	else npm ci --prefix tests/open311_client --no-audit --no-fund --loglevel=error || echo "npm ci failed: the Open311 client-library test will skip"; fi
 
 ## Serve the demo city at http://127.0.0.1:8000 (SQLite, background work in the same command).
 run: install

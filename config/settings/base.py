@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from pathlib import Path
 
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "thudo.notifications",
     "thudo.procedures",
     "thudo.dossiers",
+    "thudo.feedback",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +164,14 @@ LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 # --- Static and media files ---
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Leaflet's JavaScript and CSS come from the django-leaflet package (served as /static/leaflet/);
+# only its files are used, not the app, which would need GDAL.
+_LEAFLET_SPEC = importlib.util.find_spec("leaflet")
+STATICFILES_DIRS = (
+    [str(Path(_LEAFLET_SPEC.origin).parent / "static")]
+    if _LEAFLET_SPEC and _LEAFLET_SPEC.origin
+    else []
+)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
@@ -274,6 +284,27 @@ DOSSIER_REMIND_AT_SHARE = env.float("DOSSIER_REMIND_AT_SHARE", default=0.2)
 # once in the process that made it and everywhere when CACHE_URL is shared (Redis); other
 # processes with the default per-process cache may lag by up to this many seconds.
 DOSSIER_LOOKUP_CACHE_SECONDS = env.int("DOSSIER_LOOKUP_CACHE_SECONDS", default=10)
+
+# --- Citizen feedback (docs/feedback.md) ---
+# Photos and a short video per report; the whole request stays under MAX_REQUEST_BYTES.
+FEEDBACK_MAX_PHOTO_BYTES = env.int("FEEDBACK_MAX_PHOTO_BYTES", default=10 * 1024 * 1024)
+FEEDBACK_MAX_VIDEO_BYTES = env.int("FEEDBACK_MAX_VIDEO_BYTES", default=20 * 1024 * 1024)
+FEEDBACK_MAX_FILES = env.int("FEEDBACK_MAX_FILES", default=5)
+# A flood of reports from one account is refused (429) beyond these counts.
+FEEDBACK_MAX_REPORTS_PER_HOUR = env.int("FEEDBACK_MAX_REPORTS_PER_HOUR", default=5)
+FEEDBACK_MAX_REPORTS_PER_DAY = env.int("FEEDBACK_MAX_REPORTS_PER_DAY", default=20)
+# Open flags that hide a report from the public until a moderator reviews it.
+FEEDBACK_FLAGS_TO_HIDE = env.int("FEEDBACK_FLAGS_TO_HIDE", default=3)
+# An answered report the reporter has not rated is closed after this many working days.
+FEEDBACK_AUTO_CLOSE_DAYS = env.int("FEEDBACK_AUTO_CLOSE_DAYS", default=7)
+# Reports must lie inside the city: (min latitude, min longitude, max latitude, max longitude).
+FEEDBACK_BOUNDS = tuple(env.list("FEEDBACK_BOUNDS", cast=float, default=[20.5, 105.2, 21.4, 106.1]))
+# Map tiles: empty draws the offline base map (ward centres); else an XYZ URL such as
+# https://tiles.example.vn/{z}/{x}/{y}.png with its attribution.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")
+# Open311 GeoReport v2: the jurisdiction this deployment answers for.
+OPEN311_JURISDICTION = env.str("OPEN311_JURISDICTION", default="hanoi.gov.vn")
 
 # Vietnamese short date formats (config/formats/vi/formats.py).
 FORMAT_MODULE_PATH = ["config.formats"]

@@ -13,6 +13,10 @@ class Role(models.TextChoices):
     AGENCY_ADMIN = "agency_admin", _("Agency administrator")
     MONITORING_OFFICER = "monitoring_officer", _("Monitoring officer")
     AUDITOR = "auditor", _("Auditor")
+    COMMUNICATIONS_OFFICER = (
+        "communications_officer",
+        _("Communications officer (moderation and city alerts)"),
+    )
 
 
 class Perm:
@@ -29,6 +33,8 @@ class Perm:
     DASHBOARD_VIEW = "dashboard.view"
     MONITORING_REPORT = "monitoring.report"
     AUDIT_VIEW = "audit.view"
+    REPORT_MODERATE = "report.moderate"
+    ALERT_SEND = "alert.send"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -39,7 +45,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {Perm.WORKSPACE, Perm.DOSSIER_PROCESS, Perm.DOSSIER_VIEW, Perm.REPORT_HANDLE}
     ),
     Role.APPROVER: frozenset(
-        {Perm.WORKSPACE, Perm.DOSSIER_APPROVE, Perm.DOSSIER_VIEW, Perm.DASHBOARD_VIEW}
+        {
+            Perm.WORKSPACE,
+            Perm.DOSSIER_APPROVE,
+            Perm.DOSSIER_VIEW,
+            Perm.DASHBOARD_VIEW,
+            Perm.REPORT_HANDLE,
+        }
     ),
     Role.AGENCY_ADMIN: frozenset(
         {Perm.WORKSPACE, Perm.AGENCY_MANAGE, Perm.STAFF_MANAGE, Perm.DOSSIER_VIEW}
@@ -48,4 +60,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {Perm.WORKSPACE, Perm.DASHBOARD_VIEW, Perm.MONITORING_REPORT}
     ),
     Role.AUDITOR: frozenset({Perm.WORKSPACE, Perm.AUDIT_VIEW, Perm.DASHBOARD_VIEW}),
+    Role.COMMUNICATIONS_OFFICER: frozenset(
+        {Perm.WORKSPACE, Perm.REPORT_MODERATE, Perm.ALERT_SEND, Perm.DASHBOARD_VIEW}
+    ),
 }

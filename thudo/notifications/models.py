@@ -28,3 +28,31 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CityAlert(models.Model):
+    """News or an urgent alert the city sends to the residents of chosen wards."""
+
+    class Level(models.TextChoices):
+        NEWS = "news", _("News")
+        URGENT = "urgent", _("Urgent alert")
+
+    level = models.CharField(_("kind"), max_length=6, choices=Level.choices, default=Level.NEWS)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"))
+    units = models.ManyToManyField(
+        "core.AdminUnit", related_name="+", verbose_name=_("wards / communes")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("sent"), default=timezone.now)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("city alert")
+        verbose_name_plural = _("city alerts")
+
+    def __str__(self) -> str:
+        return self.title
