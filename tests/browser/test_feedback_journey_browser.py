@@ -316,3 +316,38 @@ def test_public_map_and_list_work_on_a_phone(
     # The reporter's name is not shown unless they chose to show it.
     browser_page.goto(live_url("feedback:detail", report.pk))
     expect(browser_page.locator("main")).not_to_contain_text("Nguyễn Thị Lan")
+
+
+def test_the_offline_map_shows_names_and_report_text_as_text(
+    city: Any, browser_page: Page, live_url: Url, settings: Any
+) -> None:
+    """A ward's name (from the boundary data or the admin) and a report's text reach the map as
+    text: markup in them is shown, never run or turned into elements."""
+    from playwright.sync_api import expect
+
+    from thudo.core.models import AdminUnit
+    from thudo.feedback import services
+    from thudo.feedback.models import Category
+    from thudo.feedback.tests.factories import photo
+
+    settings.MAP_TILE_URL = ""  # the offline base map: ward centres with their names
+    ward = AdminUnit.objects.get(code="00070")
+    ward.name = 'Phường <img src="/x" id="injected-ward" onerror="window.hacked=1">'
+    ward.save(update_fields=["name"])
+    services.report_submit(
+        reporter=city.resident,
+        category=Category.objects.get(code="street-light"),
+        description='Đèn tắt <img src="/x" id="injected-report" onerror="window.hacked=1">',
+        latitude=LAMP_POSITION[0],
+        longitude=LAMP_POSITION[1],
+        attributes={"light_state": "off"},
+        media=[photo()],
+    )
+    browser_page.set_viewport_size({"width": 1024, "height": 800})
+    browser_page.goto(live_url("feedback:map"))
+    label = browser_page.locator(".fb-ward-label", has_text="Phường <img").first
+    expect(label).to_be_attached()
+    browser_page.locator(".leaflet-interactive").first.dispatch_event("click")
+    expect(browser_page.locator(".fb-popup")).to_contain_text("Đèn tắt <img")
+    assert browser_page.locator("#injected-ward, #injected-report").count() == 0
+    assert browser_page.evaluate("window.hacked") is None

@@ -837,13 +837,19 @@ def report_edit(
     return _refresh(report, locked)
 
 
-def _require_never_accepted(report: Report) -> None:
-    """Edit and withdraw are for a report no unit has taken up yet: not after a transfer of an
-    accepted report, nor after a reopening."""
-    if (
+def report_taken_up(report: Report) -> bool:
+    """Whether a unit has taken the report up: accepted it at some point (a transfer of an
+    accepted report does not undo that) or it was reopened. The reporter may then no longer
+    edit or withdraw it."""
+    return (
         report.level > 0
         or Assignment.objects.filter(report=report, accepted_at__isnull=False).exists()
-    ):
+    )
+
+
+def _require_never_accepted(report: Report) -> None:
+    """Edit and withdraw are for a report no unit has taken up yet."""
+    if report_taken_up(report):
         raise InvalidTransition(MSG_TAKEN_UP)
 
 
@@ -967,7 +973,8 @@ def report_accept(
 def report_transfer(
     *, user: Any, report: Report, agency: Agency, reason: str, now: datetime | None = None
 ) -> Report:
-    """The lead unit hands the report to another unit: a new accept clock, the same deadline."""
+    """The lead unit hands the report to another unit: a new accept clock (8 working hours, 4
+    when urgent), the same deadline."""
     moment = _now(now)
     locked = _locked(report)
     if not _handles(user, locked.agency):
@@ -989,7 +996,7 @@ def report_transfer(
     Assignment.objects.filter(
         report=locked, role=Assignment.Role.SUPPORT, state__in=OPEN_ASSIGNMENT
     ).update(state=Assignment.State.CLOSED, ended_at=moment)
-    accept_due = accept_due_from(moment)
+    accept_due = accept_due_from(moment, urgent=locked.urgency == Urgency.URGENT)
     Assignment.objects.create(
         report=locked,
         agency=agency,
@@ -1030,7 +1037,8 @@ def report_support_add(
     note: str = "",
     now: datetime | None = None,
 ) -> Report:
-    """The lead unit asks other units to support: each gets its own part and accept clock."""
+    """The lead unit asks other units to support: each gets its own part and accept clock (8
+    working hours, 4 when urgent)."""
     moment = _now(now)
     locked = _locked(report)
     if not _handles(user, locked.agency):
@@ -1056,7 +1064,7 @@ def report_support_add(
         if agency.pk in existing:
             raise ValidationFailed(fields={"agencies": MSG_SUPPORT_DUP})
     text = _clean(note)
-    accept_due = accept_due_from(moment)
+    accept_due = accept_due_from(moment, urgent=locked.urgency == Urgency.URGENT)
     Assignment.objects.bulk_create(
         [
             Assignment(
@@ -1193,6 +1201,12 @@ def report_answer(
                 lead.state = Assignment.State.ANSWERED
                 lead.answered_at = moment
                 lead.save(update_fields=["state", "answered_at"])
+            # The supporting parts still open end with the answer: a contribution is taken only
+            # while the report is being handled, so they could never be finished (and their
+            # clocks would keep alerting the leaders).
+            Assignment.objects.filter(
+                report=locked, role=Assignment.Role.SUPPORT, state__in=OPEN_ASSIGNMENT
+            ).update(state=Assignment.State.CLOSED, ended_at=moment)
             event = _event(
                 locked,
                 actor=user,
@@ -1537,6 +1551,8 @@ def report_personal_data_remove(
         public=False,
         data={"follows_removed": removed_follows},
     )
+    # The timeline no longer names the account either (the audit trail keeps who acted).
+    ReportEvent.objects.filter(report=locked, actor=user).update(actor=None)
     return _refresh(report, locked)
 
 

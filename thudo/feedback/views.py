@@ -21,6 +21,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -344,6 +345,8 @@ def geojson(request: HttpRequest) -> JsonResponse:
     }
     response = JsonResponse(body)
     response["Cache-Control"] = "public, max-age=30"
+    # The labels follow the visitor's language (the cookie or the browser's).
+    patch_vary_headers(response, ["Cookie", "Accept-Language"])
     return response
 
 
@@ -742,7 +745,13 @@ def _detail_context(
     following = signed_in and Follow.objects.filter(report=report, user_id=uid).exists()
     flagged = signed_in and Flag.objects.filter(report=report, user_id=uid).exists()
     public = report.visibility == Visibility.PUBLIC
-    open_ = report.status == ReportStatus.SUBMITTED
+    # Edit and withdraw: before any unit took the report up (not after a transfer of an
+    # accepted report, nor after a reopening, though it waits to be accepted again).
+    open_ = (
+        is_reporter
+        and report.status == ReportStatus.SUBMITTED
+        and not services.report_taken_up(report)
+    )
     can_rate = is_reporter and report.status == ReportStatus.ANSWERED and report.rated_at is None
     can_reopen = (
         is_reporter
@@ -969,7 +978,7 @@ def edit(request: HttpRequest, report_id: int) -> HttpResponse:
         else:
             status = 400
     else:
-        if report.status != ReportStatus.SUBMITTED:
+        if report.status != ReportStatus.SUBMITTED or services.report_taken_up(report):
             messages.error(
                 request, _("The report is accepted already and can no longer be changed.")
             )

@@ -112,6 +112,29 @@ def test_queue_puts_flagged_reports_first_with_counts_and_reasons(
     assert "Hidden pending review" in html
 
 
+def test_the_queue_reads_a_fixed_number_of_queries(
+    client: Any, fb: Any, settings: Any, flaggers: list[User]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.FEEDBACK_MAX_REPORTS_PER_HOUR = 100
+    c = _as(client, fb.moderator)
+    url = reverse("feedback_official:mod_queue")
+
+    def queries() -> int:
+        c.get(url)  # warm the per-process caches
+        with CaptureQueriesContext(connection) as ctx:
+            assert c.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    _flag(submit(fb, now=timezone.now()), flaggers[:1])
+    few = queries()
+    for i in range(5):
+        _flag(submit(fb, now=timezone.now(), description=f"Báo cáo {i}"), flaggers[: 1 + i % 3])
+    assert queries() == few
+
+
 # --- the acts --------------------------------------------------------------------------------
 
 

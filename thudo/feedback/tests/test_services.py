@@ -517,6 +517,65 @@ def test_transfer_is_refused_once_answered(fb: Any) -> None:
         )
 
 
+def test_an_urgent_report_keeps_four_hour_accept_clocks_when_transferred_or_supported(
+    fb: Any,
+) -> None:
+    report = submit(fb, urgency=Urgency.URGENT)
+    calendar = get_calendar()
+    moment = MONDAY_10 + H
+    services.report_transfer(
+        user=fb.ward_officer, report=report, agency=fb.other_ward, reason="Sai địa bàn", now=moment
+    )
+    assert report.accept_due == calendar.add_working_hours(moment, 4)
+    new_lead = Assignment.objects.get(report=report, agency=fb.other_ward)
+    assert new_lead.accept_due == calendar.add_working_hours(moment, 4)
+    services.report_accept(user=fb.other_officer, report=report, now=moment + H)
+    services.report_support_add(
+        user=fb.other_officer, report=report, agencies=[fb.department], now=moment + H
+    )
+    support = Assignment.objects.get(report=report, agency=fb.department)
+    assert support.accept_due == calendar.add_working_hours(moment + H, 4)
+
+
+def test_the_answer_ends_the_supporting_parts_still_open(fb: Any) -> None:
+    report = submit(fb)
+    accepted(fb, report)
+    services.report_support_add(
+        user=fb.ward_officer,
+        report=report,
+        agencies=[fb.department, fb.other_ward],
+        now=MONDAY_10 + 2 * H,
+    )
+    services.report_accept(
+        user=fb.dept_officer, report=report, agency=fb.department, now=MONDAY_10 + 2 * H
+    )
+    services.report_answer(
+        user=fb.dept_officer,
+        report=report,
+        text="Đã cấp vật tư.",
+        resolution="",
+        now=MONDAY_10 + 3 * H,
+    )
+    services.report_answer(
+        user=fb.ward_officer,
+        report=report,
+        text="Đã xử lý.",
+        resolution=Report.Resolution.ANSWERED,
+        now=MONDAY_10 + 4 * H,
+    )
+    parts = dict(
+        Assignment.objects.filter(report=report, role=Assignment.Role.SUPPORT).values_list(
+            "agency_id", "state"
+        )
+    )
+    # the contribution stays recorded; the part never accepted ends with the answer
+    assert parts == {fb.department.pk: "answered", fb.other_ward.pk: "closed"}
+    assert Assignment.objects.get(agency=fb.other_ward).ended_at == MONDAY_10 + 4 * H
+    # so nobody is alerted of a part that can no longer be done
+    assert services.reports_breaches_escalate(now=MONDAY_10 + 10 * D) == 0
+    assert not Notification.objects.filter(user__in=[fb.city_leader, fb.dept_leader]).exists()
+
+
 def test_supporting_units_accept_and_contribute(fb: Any) -> None:
     report = submit(fb)
     with pytest.raises(InvalidTransition):
@@ -902,6 +961,18 @@ def test_the_reporter_removes_their_personal_data(fb: Any) -> None:
     assert ReportMedia.objects.get(report=report).uploaded_by is None
     assert report.description.startswith("Ổ gà")
     audit = AuditEvent.objects.get(action="feedback.personal_data_removed")
+    assert audit.actor == fb.resident
+
+
+def test_removing_personal_data_unlinks_the_timeline_from_the_account(fb: Any) -> None:
+    report = submit(fb)
+    accepted(fb, report)
+    services.report_personal_data_remove(user=fb.resident, report=report, now=MONDAY_10 + D)
+    assert not ReportEvent.objects.filter(report=report, actor=fb.resident).exists()
+    # the officials' acts still name them
+    assert ReportEvent.objects.get(report=report, action="accept").actor == fb.ward_officer
+    # the audit trail keeps who asked
+    audit = AuditEvent.objects.get(action="feedback.submit")
     assert audit.actor == fb.resident
 
 

@@ -662,6 +662,37 @@ def test_editing_after_acceptance_is_refused(client: Any, fb: Any) -> None:
     assert "is not allowed while the report is" in _html(response)
 
 
+def test_no_edit_or_withdrawal_is_offered_once_a_unit_took_the_report_up(
+    client: Any, fb: Any
+) -> None:
+    report = _now_submit(fb)
+    services.report_accept(user=fb.ward_officer, report=report)
+    # back to "waiting to be accepted" at another unit, but a unit has taken it up
+    services.report_transfer(
+        user=fb.ward_officer, report=report, agency=fb.department, reason="Thuộc Sở"
+    )
+    assert report.status == ReportStatus.SUBMITTED
+    _as(client, fb.resident)
+    url = reverse("feedback:detail", args=[report.pk])
+    html = _html(client.get(url))
+    assert reverse("feedback:edit", args=[report.pk]) not in html
+    assert reverse("feedback:withdraw", args=[report.pk]) not in html
+    assert reverse("feedback:forget", args=[report.pk]) in html
+    edit = client.get(reverse("feedback:edit", args=[report.pk]))
+    assert edit.status_code == 302 and edit["Location"] == url
+
+
+def test_no_edit_or_withdrawal_is_offered_after_a_reopening(client: Any, fb: Any) -> None:
+    report = _answered(fb)
+    services.report_rate(user=fb.resident, report=report, rating=1)
+    services.report_reopen(user=fb.resident, report=report, reason="Vẫn còn ổ gà.")
+    assert report.status == ReportStatus.SUBMITTED and report.level == 1
+    _as(client, fb.resident)
+    html = _html(client.get(reverse("feedback:detail", args=[report.pk])))
+    assert reverse("feedback:edit", args=[report.pk]) not in html
+    assert reverse("feedback:withdraw", args=[report.pk]) not in html
+
+
 def test_following_and_unfollowing(client: Any, fb: Any) -> None:
     report = _now_submit(fb)
     url = reverse("feedback:detail", args=[report.pk])
@@ -805,6 +836,27 @@ def test_my_reports_and_the_ones_i_follow(client: Any, fb: Any) -> None:
 
 
 # --- photos and videos ---------------------------------------------------------------------
+
+
+def test_my_reports_read_a_fixed_number_of_queries(
+    client: Any, fb: Any, settings: Any, django_assert_max_num_queries: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.FEEDBACK_MAX_REPORTS_PER_HOUR = 100
+    _now_submit(fb)
+    services.report_follow(user=fb.resident, report=_now_submit(fb, reporter=fb.neighbour))
+    _as(client, fb.resident)
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("feedback:mine"))
+    for i in range(4):
+        _now_submit(fb, description=f"Báo cáo {i}")
+        other = _now_submit(fb, reporter=fb.neighbour, description=f"Theo dõi {i}")
+        services.report_follow(user=fb.resident, report=other)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("feedback:mine"))
+    assert _html(response).count('class="card fb-report"') == 10
 
 
 def test_media_access_follows_the_rules(client: Any, fb: Any) -> None:

@@ -270,6 +270,18 @@ def test_an_internal_note_shows_in_the_officials_timeline_only(
     assert "Đã gọi điện cho tổ dân phố." in html and "badge-internal" in html
 
 
+def test_the_work_page_no_longer_names_a_reporter_who_removed_their_data(
+    client: Any, fb: Any, report: Report
+) -> None:
+    services.report_accept(user=fb.ward_officer, report=report)
+    services.report_personal_data_remove(user=fb.resident, report=report)
+    _as(client, fb.ward_officer)
+    html = client.get(reverse("feedback_official:detail", args=[report.pk])).content.decode()
+    assert "Personal data removed at the resident's request" in html
+    assert fb.resident.full_name not in html
+    assert str(fb.ward_officer) in html  # the officials' acts still name them
+
+
 def test_transfer_needs_a_reason_and_a_unit_then_leaves_the_queue(
     client: Any, fb: Any, report: Report
 ) -> None:

@@ -55,6 +55,9 @@
   } else {
     var wards = L.layerGroup();
     (config.wards || []).forEach(function (ward) {
+      // Leaflet puts a string tooltip in as HTML: the name goes in as text.
+      var name = document.createElement("span");
+      name.textContent = ward.name || "";
       L.circleMarker([ward.lat, ward.lng], {
         radius: 3,
         color: "#4b4b55",
@@ -63,7 +66,7 @@
         fillOpacity: 1,
         interactive: false,
       })
-        .bindTooltip(ward.name, {
+        .bindTooltip(name, {
           permanent: true,
           direction: "auto", // towards the map's centre: a name never runs off the map
           offset: [4, 0],
