@@ -23,6 +23,7 @@ urlpatterns = [
     path("feedback/", include("thudo.feedback.urls")),
     path("workspace/feedback/", include("thudo.feedback.urls_official")),
     path("open311/v2/", include("thudo.feedback.urls_open311")),
+    path("monitoring/", include("thudo.monitoring.urls")),
     path("", include("thudo.dossiers.urls")),
     path("", include("thudo.documents.urls")),
     path("", include("thudo.web.urls")),

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "thudo.procedures",
     "thudo.dossiers",
     "thudo.feedback",
+    "thudo.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -305,6 +306,13 @@ MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
 MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")
 # Open311 GeoReport v2: the jurisdiction this deployment answers for.
 OPEN311_JURISDICTION = env.str("OPEN311_JURISDICTION", default="hanoi.gov.vn")
+
+# --- Digital-transformation monitoring (docs/monitoring.md) ---
+# Days after a reporting period's due date during which agencies may still report for it.
+MONITORING_GRACE_DAYS = env.int("MONITORING_GRACE_DAYS", default=15)
+# Remind agencies this many days before a task or a report is due.
+MONITORING_REMIND_DAYS = env.int("MONITORING_REMIND_DAYS", default=7)
+MONITORING_MAX_EVIDENCE_BYTES = env.int("MONITORING_MAX_EVIDENCE_BYTES", default=10 * 1024 * 1024)
 
 # Vietnamese short date formats (config/formats/vi/formats.py).
 FORMAT_MODULE_PATH = ["config.formats"]

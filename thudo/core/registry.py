@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils.functional import Promise
@@ -32,6 +32,9 @@ class Indicator:
     label: str | Promise
     compute: Callable[[], Any]  # returns a number, or None for "no data"
     unit: str = ""
+    # The value as it stood at a moment (the year to that moment), for monitoring's daily
+    # snapshots and their history; None when the source can only say "now".
+    compute_at: Callable[[datetime], Any] | None = None
 
 
 @dataclass(frozen=True)

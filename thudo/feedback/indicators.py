@@ -4,6 +4,11 @@ This year's figures for the whole city from `selectors.feedback_totals`: the rat
 reports submitted this year (local calendar year); the backlog and the overdue count are the
 open reports now, whenever they were submitted. One pair of aggregate queries, cached briefly so
 the dashboard's refresh every minute does not recount a million reports four times.
+
+The two rates also answer for a past moment (`compute_at`, monitoring's daily snapshots and their
+history): over the reports submitted from 1 January of the moment's local year up to the moment,
+each counted with its outcome as recorded now (a report answered after the moment counts with
+that answer). Not cached. The backlog and the overdue count only say "now".
 """
 
 from __future__ import annotations
@@ -58,6 +63,23 @@ def satisfaction_rate() -> float | None:
     return _percent(t.satisfied, t.rated)
 
 
+def _totals_to(moment: datetime) -> StatRow:
+    start, _end = this_year(moment)
+    return feedback_totals(start=start, end=moment, now=moment)
+
+
+def on_time_rate_at(moment: datetime) -> float | None:
+    """`on_time_rate` over the reports submitted this year up to `moment`."""
+    t = _totals_to(moment)
+    return _percent(t.resolved_on_time, t.resolved_on_time + t.resolved_late)
+
+
+def satisfaction_rate_at(moment: datetime) -> float | None:
+    """`satisfaction_rate` over the reports submitted this year up to `moment`."""
+    t = _totals_to(moment)
+    return _percent(t.satisfied, t.rated)
+
+
 def backlog() -> int:
     """Reports waiting to be accepted or being handled now."""
     return _totals().backlog
@@ -70,10 +92,18 @@ def overdue_now() -> int:
 
 INDICATORS = [
     Indicator(
-        "feedback.on_time_rate", _("Citizen reports resolved on time this year"), on_time_rate, "%"
+        "feedback.on_time_rate",
+        _("Citizen reports resolved on time this year"),
+        on_time_rate,
+        "%",
+        compute_at=on_time_rate_at,
     ),
     Indicator(
-        "feedback.satisfaction", _("Answers rated satisfactory this year"), satisfaction_rate, "%"
+        "feedback.satisfaction",
+        _("Answers rated satisfactory this year"),
+        satisfaction_rate,
+        "%",
+        compute_at=satisfaction_rate_at,
     ),
     Indicator("feedback.backlog", _("Citizen reports open now"), backlog),
     Indicator("feedback.overdue", _("Citizen reports overdue now"), overdue_now),

@@ -324,3 +324,66 @@ def test_api(world: Any, client: Any) -> None:
     assert data["totals"]["received"] == 2
     assert data["totals"]["on_time_rate"] == 100.0
     assert {r["code"] for r in data["rows"]} == {"HN-00070", "HN-STP"}
+
+
+def test_indicators_at_a_moment_are_the_year_to_that_moment(world: Any) -> None:
+    """The registry indicators' `compute_at(moment)`: the figures of the local year containing
+    the moment, up to the moment's day, open dossiers as they stood then; not cached."""
+    from thudo.dossiers import indicators
+
+    by_code = {i.code: i for i in indicators.INDICATORS}
+    assert set(by_code) == {
+        "dossiers.on_time_rate",
+        "dossiers.online_rate",
+        "dossiers.overdue",
+        "dossiers.satisfaction",
+        "dossiers.digitisation_rate",
+    }
+    assert all(i.compute_at is not None for i in indicators.INDICATORS)
+    assert by_code["dossiers.digitisation_rate"].unit == "%"
+
+    make = world["make"]
+    # Last year: settled late; does not count in 2026's rates.
+    make(
+        submitted=local(2025, 12, 1, 9),
+        status=Status.RETURNED,
+        settled=local(2025, 12, 20, 9),
+        on_time=False,
+        channel="counter",
+    )
+    # March: online, digitised, settled on time, rated 100.
+    make(
+        submitted=local(2026, 3, 2, 9),
+        status=Status.RETURNED,
+        settled=local(2026, 3, 4, 9),
+        on_time=True,
+        digitised=True,
+        rating=(5, 5, 5, 5),
+    )
+    # April: at the counter, due in May, settled late in June.
+    make(
+        submitted=local(2026, 4, 10, 9),
+        channel="counter",
+        status=Status.RETURNED,
+        due=local(2026, 5, 10, 17),
+        settled=local(2026, 6, 5, 9),
+        on_time=False,
+    )
+    end_of_may = local(2026, 5, 31, 23, 59)
+    assert by_code["dossiers.on_time_rate"].compute_at(end_of_may) == 100.0  # type: ignore[misc]
+    assert indicators.online_rate_at(end_of_may) == 50.0
+    assert indicators.digitisation_rate_at(end_of_may) == 50.0
+    assert indicators.satisfaction_at(end_of_may) == 100.0
+    assert indicators.overdue_at(end_of_may) == 1  # the April dossier, as it stood then
+    in_july = local(2026, 7, 1, 9)
+    assert indicators.on_time_rate_at(in_july) == 50.0
+    assert indicators.overdue_at(in_july) == 0
+    # Before anything was received this year: no data (None), not 0.
+    early = local(2026, 2, 1, 9)
+    assert indicators.online_rate_at(early) is None
+    assert indicators.on_time_rate_at(early) is None
+    # The moment's local date decides the year: 31 December 20:00 UTC is 2027 in Hanoi.
+    from datetime import UTC
+
+    assert indicators.online_rate_at(datetime(2026, 12, 31, 20, 0, tzinfo=UTC)) is None
+    assert indicators.online_rate_at(datetime(2026, 12, 31, 16, 0, tzinfo=UTC)) == 50.0

@@ -117,3 +117,53 @@ def test_indicator_values_are_numbers_or_none(fb: Any) -> None:  # noqa: F811
     assert values["feedback.backlog"] == 1
     assert values["feedback.on_time_rate"] is None
     assert isinstance(values["feedback.overdue"], int)
+
+
+def test_rates_at_a_moment_count_the_reports_submitted_until_then(fb: Any) -> None:  # noqa: F811
+    """`compute_at(moment)`: the rates over the reports submitted from 1 January of the
+    moment's local year up to the moment; never cached."""
+    from thudo.feedback import services
+
+    by_code = {i.code: i for i in indicators.INDICATORS}
+    assert by_code["feedback.on_time_rate"].compute_at is indicators.on_time_rate_at
+    assert by_code["feedback.satisfaction"].compute_at is indicators.satisfaction_rate_at
+    assert by_code["feedback.backlog"].compute_at is None  # only "now"
+    assert by_code["feedback.overdue"].compute_at is None
+
+    moment = _moment()
+    early = submit(fb, now=moment - timedelta(hours=3))
+    services.report_accept(
+        user=fb.ward_officer, report=early, now=moment - timedelta(hours=2, minutes=50)
+    )
+    services.report_answer(
+        user=fb.ward_officer,
+        report=early,
+        text="Đã vá ổ gà.",
+        resolution="fixed",
+        evidence=[photo()],
+        now=moment - timedelta(hours=2),
+    )
+    services.report_rate(user=fb.resident, report=early, rating=5, now=moment - timedelta(hours=1))
+    late = submit(fb, reporter=fb.neighbour, now=moment + timedelta(minutes=5))
+    services.report_accept(user=fb.ward_officer, report=late, now=moment + timedelta(minutes=6))
+    services.report_answer(
+        user=fb.ward_officer,
+        report=late,
+        text="Đã kiểm tra.",
+        resolution="answered",
+        now=late.resolve_due + timedelta(hours=1),
+    )
+    services.report_rate(
+        user=fb.neighbour, report=late, rating=1, now=late.resolve_due + timedelta(hours=2)
+    )
+
+    assert indicators.on_time_rate_at(moment) == 100.0
+    assert indicators.satisfaction_rate_at(moment) == 100.0
+    assert indicators.on_time_rate() == indicators.satisfaction_rate() == 50.0
+    # Before the first report: no data, not 0.
+    assert indicators.on_time_rate_at(moment - timedelta(hours=4)) is None
+    # A moment in another year counts that year only.
+    start, _end = indicators.this_year(moment)
+    assert indicators.on_time_rate_at(start - timedelta(days=1)) is None
+    # At the present moment, both count (as the dashboard's figure, which is cached).
+    assert indicators.on_time_rate_at(timezone.now()) == 50.0
