@@ -432,9 +432,11 @@ def report_submit(
         errors["indicator"] = MSG_INDICATOR if indicator.strip() else MSG_REQUIRED
     chosen = None
     if period.strip():
+        number = period.strip()
+        # ASCII digits that fit a database integer ("²" is a digit to isdigit, not to int).
         chosen = (
-            ReportingPeriod.objects.filter(pk=int(period)).first()
-            if period.strip().isdigit()
+            ReportingPeriod.objects.filter(pk=int(number)).first()
+            if number.isascii() and number.isdigit() and len(number) <= 18
             else None
         )
         if chosen is None:

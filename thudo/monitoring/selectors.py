@@ -293,6 +293,27 @@ def periods_open(*, indicator: Indicator, today: date | None = None) -> QuerySet
     ).order_by("start")
 
 
+def periods_open_by_indicator(
+    *, indicators: list[Indicator], today: date | None = None
+) -> dict[int, list[ReportingPeriod]]:
+    """`periods_open` of each indicator (its pk → periods, oldest first), in one query."""
+    day = _today(today)
+    keys = {(i.target.pillar.programme_id, i.frequency) for i in indicators}
+    found: dict[tuple[int, str], list[ReportingPeriod]] = defaultdict(list)
+    if keys:
+        for period in ReportingPeriod.objects.filter(
+            programme_id__in={programme for programme, _f in keys},
+            frequency__in={frequency for _p, frequency in keys},
+            closed_at__isnull=True,
+            start__lte=day,
+            due__gte=day - timedelta(days=grace_days()),
+        ).order_by("start"):
+            found[(period.programme_id, period.frequency)].append(period)
+    return {
+        i.pk: list(found.get((i.target.pillar.programme_id, i.frequency), [])) for i in indicators
+    }
+
+
 # --- Overdue work ----------------------------------------------------------------------------
 
 

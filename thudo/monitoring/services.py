@@ -618,8 +618,10 @@ def task_update(
 
 
 def _send_once(key: str, recipients: list[User], send: Callable[[User], None]) -> bool:
-    """Send to every recipient unless `key` was sent already; True when sent now."""
-    if Reminder.objects.filter(key=key).exists():
+    """Send to every recipient unless `key` was sent already; True when sent now. With
+    nobody to send to, nothing is recorded, so the reminder goes out once someone holds the
+    role."""
+    if not recipients or Reminder.objects.filter(key=key).exists():
         return False
     try:
         with transaction.atomic():

@@ -479,6 +479,9 @@ def target(request: HttpRequest, code: str) -> HttpResponse:
             else "",
         )
         for r in detail.reported
+        # Values waiting or returned (with the reviewer's note) are the agency's and the
+        # office's business, as in the API; everyone with the dashboard sees approved ones.
+        if r.state == ReportedValue.State.APPROVED or _evidence_visible(r, agencies, office)
     ]
     context = {
         "target": found,
@@ -837,17 +840,18 @@ def report(request: HttpRequest) -> HttpResponse:
     """The reported indicators of the user's agencies with their open periods, and the values
     the agencies submitted (returned ones with the reviewer's note)."""
     today = timezone.localdate()
-    indicators = []
-    for indicator in selectors.reportable_for(user=request.user):
-        indicators.append(
-            {
-                "indicator": indicator,
-                "name": local_name(indicator),
-                "target_name": local_name(indicator.target),
-                "agency_name": local_name(indicator.agency),
-                "periods": list(selectors.periods_open(indicator=indicator, today=today)),
-            }
-        )
+    reportable = list(selectors.reportable_for(user=request.user))
+    periods = selectors.periods_open_by_indicator(indicators=reportable, today=today)
+    indicators = [
+        {
+            "indicator": indicator,
+            "name": local_name(indicator),
+            "target_name": local_name(indicator.target),
+            "agency_name": local_name(indicator.agency),
+            "periods": periods[indicator.pk],
+        }
+        for indicator in reportable
+    ]
     submitted = list(selectors.reported_of(user=request.user).order_by("-submitted_at", "-pk")[:50])
     context = {
         "indicators": indicators,

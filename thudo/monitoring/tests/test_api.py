@@ -317,6 +317,19 @@ def test_submission_errors_field_by_field(client: Any, programme: Any, people: A
     assert not ReportedValue.objects.exists()
 
 
+def test_a_period_that_is_not_a_plain_number_is_refused(
+    client: Any, programme: Any, people: Any
+) -> None:
+    url = reverse("api:monitoring_report_submit")
+    c = _as(client, people.skhcn)
+    form = {"indicator": "xhs-cap-quang-ho-gia-dinh", "value": "80", "unit": "%"}
+    for bad in ("²", "9" * 30):  # digits to str.isdigit, not to int() or the database
+        answer = c.post(url, {**form, "period": bad, "evidence": _upload()})
+        assert answer.status_code == 422
+        assert set(answer.json()["fields"]) == {"period"}
+    assert not ReportedValue.objects.exists()
+
+
 def test_only_the_indicators_agency_submits(client: Any, programme: Any, people: Any) -> None:
     url = reverse("api:monitoring_report_submit")
     period = _open_period("xhs-cap-quang-ho-gia-dinh")

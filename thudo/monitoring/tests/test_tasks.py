@@ -175,3 +175,19 @@ def test_jobs_call_the_services(mon: Any, monkeypatch: pytest.MonkeyPatch) -> No
     assert tasks.send_reminders() == 1
     assert tasks.take_snapshots.name == "thudo.monitoring.tasks.take_snapshots"
     assert tasks.send_reminders.name == "thudo.monitoring.tasks.send_reminders"
+
+
+def test_a_reminder_nobody_could_receive_goes_out_once_someone_holds_the_role(
+    mon: Any, make_agency: Any, make_official: Any
+) -> None:
+    from thudo.accounts.roles import Role
+
+    lonely = make_agency("HN-LONELY", kind="department", parent=mon.dept.parent)
+    task = make_task(mon.online, agency=lonely, due=mon.today + timedelta(days=2), title="Lẻ")
+    services.reminders_send()
+    key = f"task:{task.pk}:remind:{task.due.isoformat()}"
+    assert not Reminder.objects.filter(key=key).exists()  # nobody to tell: not marked sent
+    officer = make_official(Role.MONITORING_OFFICER, lonely, username="giamsat.le")
+    services.reminders_send()
+    assert Reminder.objects.filter(key=key).exists()
+    assert any("Lẻ" in t for t in _titles(officer))

@@ -306,7 +306,13 @@ def test_target_page_reported_values_link_the_evidence_for_the_office_only(
     link = reverse("monitoring:evidence", args=[reported.pk])
     html = _as(client, mon.office).get(url).content.decode()
     assert link in html and "Waiting for approval" in html and "72.5%" in html
-    html = _as(client, mon.leader).get(url).content.decode()  # a leader: no evidence link
+    # A leader sees neither a value still waiting nor, once approved, its evidence.
+    html = _as(client, mon.leader).get(url).content.decode()
+    assert link not in html and "72.5%" not in html
+    from thudo.monitoring import services
+
+    services.reported_value_approve(user=mon.office2, reported=reported)
+    html = _as(client, mon.leader).get(url).content.decode()
     assert link not in html and "72.5%" in html
 
 
@@ -503,6 +509,25 @@ def test_report_page_lists_the_agencys_indicators_and_open_periods(client: Any, 
     html = _as(client, mon.other_reporter).get(reverse("monitoring:report")).content.decode()
     assert "Indicator ho-cap-quang" not in html
     assert "Your agency reports no indicator." in html
+
+
+def test_report_page_queries_do_not_grow_with_the_indicators(client: Any, mon: Any) -> None:
+    c = _as(client, mon.reporter)
+    url = reverse("monitoring:report")
+    c.get(url)  # warm the session and the permission caches
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert c.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    before = count()
+    for n in range(5):
+        t = make_target(mon.pillar, code=f"t-{n}", agency=mon.dept)
+        make_indicator(t, code=f"i-{n}", agency=mon.dept, kind="reported")
+    assert count() == before
+    html = c.get(url).content.decode()
+    assert "Indicator i-4" in html and html.count(str(mon.current)) >= 6
 
 
 def test_report_form_submits_a_value_for_approval(client: Any, mon: Any) -> None:
