@@ -1625,27 +1625,43 @@ def _flags_review(report: Report, moment: datetime) -> int:
     return reviewed
 
 
-@transaction.atomic
-def moderation_show(
-    *, moderator: Any, report: Report, reason: str, now: datetime | None = None
+def _flags_settle(
+    *, moderator: Any, report: Report, reason: str, action: str, publish: bool, now: datetime | None
 ) -> ModerationAction:
-    """Publish a hidden or flagged report again; its open flags count as reviewed."""
+    """Mark the open flags reviewed; publish the report again (`publish`) or only when the
+    flags alone hid it."""
     moment = _now(now)
     _require_moderator(moderator)
     text = _reason(reason)
     locked = _locked(report)
     before = locked.visibility
     reviewed = _flags_review(locked, moment)
-    locked.visibility = Visibility.PUBLIC
+    if publish or locked.visibility == Visibility.FLAGGED:
+        locked.visibility = Visibility.PUBLIC
     locked.save(update_fields=["visibility", "flag_count"])
     _refresh(report, locked)
     return _moderation(
         moderator=moderator,
-        action=ModerationAction.Action.SHOW,
+        action=action,
         reason=text,
         report=locked,
         data={"before": before, "flags_reviewed": reviewed},
         now=moment,
+    )
+
+
+@transaction.atomic
+def moderation_show(
+    *, moderator: Any, report: Report, reason: str, now: datetime | None = None
+) -> ModerationAction:
+    """Publish a hidden or flagged report again; its open flags count as reviewed."""
+    return _flags_settle(
+        moderator=moderator,
+        report=report,
+        reason=reason,
+        action=ModerationAction.Action.SHOW,
+        publish=True,
+        now=now,
     )
 
 
@@ -1655,23 +1671,13 @@ def moderation_dismiss_flags(
 ) -> ModerationAction:
     """The flags are unfounded: mark them reviewed; a report hidden by flags is public again
     (one hidden by a moderator stays hidden)."""
-    moment = _now(now)
-    _require_moderator(moderator)
-    text = _reason(reason)
-    locked = _locked(report)
-    before = locked.visibility
-    reviewed = _flags_review(locked, moment)
-    if locked.visibility == Visibility.FLAGGED:
-        locked.visibility = Visibility.PUBLIC
-    locked.save(update_fields=["visibility", "flag_count"])
-    _refresh(report, locked)
-    return _moderation(
+    return _flags_settle(
         moderator=moderator,
+        report=report,
+        reason=reason,
         action=ModerationAction.Action.DISMISS_FLAGS,
-        reason=text,
-        report=locked,
-        data={"before": before, "flags_reviewed": reviewed},
-        now=moment,
+        publish=False,
+        now=now,
     )
 
 
