@@ -2,6 +2,11 @@
 
     python benchmarks/dossier_data.py setup OUT_DIR     demo agencies, procedures, tokens, a session
     python benchmarks/dossier_data.py generate N        N dossiers in bulk (COPY / executemany)
+        [--days D] [--part K --parts P]                 ... over D days (730); the K-th of P
+                                                        processes loading at once
+    python benchmarks/dossier_data.py indexes drop|build TABLE FILE
+                                                        drop a table's indexes before a bulk
+                                                        load (kept in FILE), build them after
     python benchmarks/dossier_data.py queue SESSION     the queue page in-process: queries, p95
     python benchmarks/dossier_data.py codes AGENCY      the sequence numbers of today's codes
     python benchmarks/dossier_data.py count PREFIX      dossiers whose idempotency key starts so
@@ -13,6 +18,7 @@ is the site's, set by the harness.
 from __future__ import annotations
 
 import json
+import operator
 import random
 import sys
 import time
@@ -118,10 +124,14 @@ def setup(out_dir: str) -> None:
 OPEN = ["submitted", "received", "processing", "processing", "processing", "supplement_requested"]
 
 
-def generate(n: int) -> None:
-    """N dossiers over the last two years (none today, whose codes the HTTP runs allocate):
-    10% at Phường Hoàn Kiếm's committee, the rest spread over the wards and departments; the
-    recent ones mostly open, the older ones mostly settled."""
+def generate(n: int, *, period_days: int = 730, part: int = 0, parts: int = 1) -> None:
+    """N dossiers over the last `period_days` days (two years; none today, whose codes the HTTP
+    runs allocate): 10% at Phường Hoàn Kiếm's committee, the rest spread over the wards and
+    departments; the recent ones mostly open, the older ones mostly settled.
+
+    With `parts` > 1, this is the `part`-th (0-based) of that many processes loading at once
+    (bench_monitoring.py): each draws from its own seed and numbers the day's codes at an agency
+    part + 1, part + 1 + parts, …, so their codes never collide."""
     _django()
     from django.db import connection, transaction
 
@@ -131,7 +141,7 @@ def generate(n: int) -> None:
     from thudo.procedures.models import Procedure
     from thudo.procedures.selectors import procedure_current_version
 
-    rng = random.Random(766)
+    rng = random.Random(766 + part)
     started = time.perf_counter()
     ward = Agency.objects.get(code=WARD)
     agencies = list(
@@ -156,10 +166,11 @@ def generate(n: int) -> None:
     latest = datetime(
         today_local.year, today_local.month, today_local.day, 9, 59, tzinfo=UTC
     ) - timedelta(days=1)
-    span = 730 * 86400
+    span = period_days * 86400
     sequences: dict[tuple[int, str], int] = {}
     fields = [f for f in Dossier._meta.concrete_fields if f.column != "id"]
     columns = [f.column for f in fields]
+    pick = operator.itemgetter(*columns)  # the row's values in the columns' order
     sqlite = connection.vendor == "sqlite"
 
     def stamp(moment: datetime | None) -> Any:
@@ -176,7 +187,8 @@ def generate(n: int) -> None:
             local = submitted + timedelta(hours=7)
             day = local.strftime("%y%m%d")
             key = (agency_pk, day)
-            sequences[key] = seq = sequences.get(key, 0) + 1
+            sequences[key] = drawn = sequences.get(key, 0) + 1
+            seq = (drawn - 1) * parts + part + 1
             procedure_pk, version_pk = rng.choice(versions)
             applicant, name, personal_id, phone = rng.choice(people)
             days = rng.choice((1, 3, 5, 7, 10, 15))
@@ -243,7 +255,7 @@ def generate(n: int) -> None:
                 "idempotency_key": "",
                 "updated_at": stamp(settled or submitted),
             }
-            yield tuple(values[c] for c in columns)
+            yield pick(values)
 
     table = Dossier._meta.db_table
     batch = 50_000
@@ -259,13 +271,43 @@ def generate(n: int) -> None:
                 done += count
             cursor.execute("ANALYZE")
         else:
-            copy_sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            copy_sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+            types = binary_copy_types(cursor, table, columns)
             with cursor.cursor.copy(copy_sql) as copy:
+                copy.set_types(types)
                 for row in rows(n):
                     copy.write_row(row)
-            cursor.execute(f"ANALYZE {table}")
+            if parts == 1:
+                cursor.execute(f"ANALYZE {table}")
     total = Dossier.objects.count()
     result({"generated": n, "total": total, "seconds": time.perf_counter() - started})
+
+
+def binary_copy_types(cursor: Any, table: str, columns: list[str]) -> list[int]:
+    """The type oids of TABLE's COLUMNS, for `Copy.set_types` in a binary COPY (several times
+    faster to write than text for dates and times). A jsonb column takes JSON already written
+    out (a str): psycopg's own jsonb dumper would store that str as one JSON string."""
+    from psycopg.adapt import Dumper
+    from psycopg.pq import Format
+
+    cursor.execute(
+        "SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass "
+        "AND attnum > 0",
+        [table],
+    )
+    oids = dict(cursor.fetchall())
+    cursor.execute("SELECT 'jsonb'::regtype::oid::int")
+    jsonb = cursor.fetchone()[0]
+
+    class JsonText(Dumper):
+        format = Format.BINARY
+        oid = jsonb
+
+        def dump(self, obj: Any) -> bytes:
+            return b"\x01" + obj.encode()  # jsonb's binary format: version 1, then the text
+
+    cursor.cursor.adapters.register_dumper(None, JsonText)
+    return [oids[c] for c in columns]
 
 
 # --- queue ---------------------------------------------------------------------------------
@@ -362,12 +404,89 @@ def index_timing() -> None:
     )
 
 
+def indexes(action: str, table: str, path: str) -> None:
+    """Before a bulk load on PostgreSQL: drop TABLE's indexes, unique constraints and foreign
+    keys, all but the primary key, and keep their definitions in the JSON file PATH ("drop");
+    after it, VACUUM the table, build them again from PATH and ANALYZE ("build"). Building an
+    index once over millions of rows is much faster than keeping it up to date row by row; a
+    foreign key checked by a trigger per row (Django's are deferred: they would pile up until
+    the COPY commits) is put back NOT VALID, checked for new rows only. Nothing to do on
+    SQLite."""
+    _django()
+    from django.db import connection
+
+    started = time.perf_counter()
+    vacuum = 0.0
+    kept = Path(path)
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            kept.write_text("[]")
+        elif action == "drop":
+            cursor.execute(
+                # A foreign key comes back NOT VALID: the generators draw the keys from rows
+                # that exist, and validating would scan the table once per key.
+                "SELECT conname, pg_get_constraintdef(oid) || CASE contype WHEN 'f' THEN "
+                "' NOT VALID' ELSE '' END FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC",
+                [table],
+            )
+            constraints = cursor.fetchall()
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname "
+                "NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+                [table, table],
+            )
+            plain = cursor.fetchall()
+            for name, _definition in constraints:
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            for name, _definition in plain:
+                cursor.execute(f'DROP INDEX "{name}"')
+            kept.write_text(
+                json.dumps(
+                    [
+                        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                        for name, definition in constraints
+                    ]
+                    + [definition for _name, definition in plain]
+                )
+            )
+        elif action == "build":
+            # VACUUM first, while only the table is left: it sets the rows' hint bits and the
+            # visibility map once (index-only scans, and no autovacuum pass later).
+            cursor.execute(f"VACUUM {table}")
+            vacuum = time.perf_counter() - started
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            for statement in json.loads(kept.read_text()):
+                cursor.execute(statement)
+            cursor.execute(f"ANALYZE {table}")
+        else:
+            raise SystemExit(f"unknown action {action!r}")
+    result(
+        {
+            "indexes": len(json.loads(kept.read_text())),
+            "seconds": time.perf_counter() - started,
+            "vacuum_seconds": vacuum,
+        }
+    )
+
+
+def _option(args: list[str], name: str, default: int) -> int:
+    return int(args[args.index(name) + 1]) if name in args else default
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "setup":
         setup(args[0])
     elif command == "generate":
-        generate(int(args[0]))
+        generate(
+            int(args[0]),
+            period_days=_option(args, "--days", 730),
+            part=_option(args, "--part", 0),
+            parts=_option(args, "--parts", 1),
+        )
+    elif command == "indexes":
+        indexes(*args)
     elif command == "queue":
         queue(args[0])
     elif command == "codes":

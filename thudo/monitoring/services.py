@@ -192,6 +192,7 @@ def indicator_values(indicators: list[Indicator], day: date) -> dict[int, Decima
     )
     asked: dict[str, Decimal | None] = {}
     values: dict[int, Decimal | None] = {}
+    at = _moment(day)  # one moment for every source, so sources share their counts
     for indicator in indicators:
         if indicator.kind == Indicator.Kind.REPORTED:
             values[indicator.pk] = status.quantize(reported.get(indicator.pk))
@@ -199,7 +200,7 @@ def indicator_values(indicators: list[Indicator], day: date) -> dict[int, Decima
             values[indicator.pk] = None
         else:
             if indicator.source not in asked:
-                asked[indicator.source] = sources.source_value(indicator.source, at=_moment(day))
+                asked[indicator.source] = sources.source_value(indicator.source, at=at)
             values[indicator.pk] = asked[indicator.source]
     return values
 
