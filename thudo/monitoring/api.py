@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -200,28 +200,6 @@ def _task_out(t: Task, today: date) -> TaskOut:
     )
 
 
-def reported_visible(user: Any) -> QuerySet[ReportedValue]:
-    """The reported values the user may read: every approved one (as the target pages show
-    them); those waiting or returned when the user reports for the indicator's agency or works
-    in the programme's monitoring office."""
-    qs = ReportedValue.objects.select_related(
-        "indicator",
-        "indicator__agency",
-        "indicator__target",
-        "period",
-        "submitted_by",
-        "reviewed_by",
-    )
-    if getattr(user, "is_superuser", False):
-        return qs
-    mine = agencies_where(user, Perm.MONITORING_REPORT)
-    return qs.filter(
-        Q(state=ReportedValue.State.APPROVED)
-        | Q(indicator__agency_id__in=mine)
-        | Q(indicator__target__pillar__programme__agency_id__in=mine)
-    )
-
-
 # --- reads -------------------------------------------------------------------------------------
 
 
@@ -308,7 +286,7 @@ def target(
     detail = selectors.target_detail(target=found, days=days)
     latest = _latest_snapshots([i.pk for i in detail.indicators])
     visible = set(
-        reported_visible(request.user)
+        selectors.reported_visible(request.user)
         .filter(pk__in=[r.pk for r in detail.reported])
         .values_list("pk", flat=True)
     )
@@ -376,7 +354,7 @@ def reported(
     offset: int = Query(0, ge=0),  # type: ignore[type-arg]
 ) -> ReportedPageOut:
     _require(request, Perm.DASHBOARD_VIEW)
-    qs = reported_visible(request.user)
+    qs = selectors.reported_visible(request.user)
     if state:
         if state not in ReportedValue.State.values:
             raise ValidationFailed(fields={"state": _("Unknown state.")})
@@ -461,5 +439,5 @@ def report_submit(
         evidence=request.FILES.get("evidence"),
         note=note,
     )
-    created = reported_visible(request.user).get(pk=created.pk)
+    created = selectors.reported_visible(request.user).get(pk=created.pk)
     return Status(201, _reported_out(created))

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -600,4 +600,40 @@ def dti_scores(*, year: int, today: date | None = None) -> DtiScores:
         total=quantize(total) or Decimal("0.00"),
         max_total=DTI_MAX_TOTAL,
         scored=scored,
+    )
+
+
+# --- who sees a reported value in full ---------------------------------------------------------
+
+
+def reporting_agencies(user: Any) -> set[int]:
+    """The agencies in which the user reports indicators (and, for the office, reviews them)."""
+    return set(agencies_where(user, Perm.MONITORING_REPORT))
+
+
+def reported_value_open(reported: ReportedValue, *, agencies: set[int], office: int | None) -> bool:
+    """Whether a value waiting or returned, and any value's evidence, is open to a user who
+    reports for `agencies`: the indicator's agency and the programme's monitoring `office` only."""
+    return reported.indicator.agency_id in agencies or (office is not None and office in agencies)
+
+
+def reported_visible(user: Any) -> QuerySet[ReportedValue]:
+    """The reported values the user may read: every approved one (as the target pages show
+    them); those waiting or returned when the user reports for the indicator's agency or works
+    in the programme's monitoring office (the rule of `reported_value_open`)."""
+    qs = ReportedValue.objects.select_related(
+        "indicator",
+        "indicator__agency",
+        "indicator__target",
+        "period",
+        "submitted_by",
+        "reviewed_by",
+    )
+    if getattr(user, "is_superuser", False):
+        return qs
+    mine = reporting_agencies(user)
+    return qs.filter(
+        Q(state=ReportedValue.State.APPROVED)
+        | Q(indicator__agency_id__in=mine)
+        | Q(indicator__target__pillar__programme__agency_id__in=mine)
     )

@@ -34,7 +34,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from thudo.accounts.models import Agency
-from thudo.accounts.permissions import agencies_where, can
+from thudo.accounts.permissions import can
 from thudo.accounts.roles import Perm
 from thudo.core.errors import (
     InvalidTransition,
@@ -421,15 +421,6 @@ class ReportedRow:
     evidence_url: str
 
 
-def _monitoring_agencies(request: HttpRequest) -> set[int]:
-    return set(agencies_where(request.user, Perm.MONITORING_REPORT))
-
-
-def _evidence_visible(reported: ReportedValue, agencies: set[int], office: int | None) -> bool:
-    """The submitting agency (with MONITORING_REPORT there) and the monitoring office."""
-    return reported.indicator.agency_id in agencies or (office is not None and office in agencies)
-
-
 @require_GET
 @dashboard_view
 def target(request: HttpRequest, code: str) -> HttpResponse:
@@ -439,7 +430,7 @@ def target(request: HttpRequest, code: str) -> HttpResponse:
     found = detail.target
     name = local_name(found)
     today = timezone.localdate()
-    agencies = _monitoring_agencies(request)
+    agencies = selectors.reporting_agencies(request.user)
     office = found.pillar.programme.agency_id
     indicator_rows = []
     for indicator in detail.indicators:
@@ -475,13 +466,14 @@ def target(request: HttpRequest, code: str) -> HttpResponse:
             r,
             names.get(r.indicator_id, ""),
             reverse("monitoring:evidence", args=[r.pk])
-            if r.evidence and _evidence_visible(r, agencies, office)
+            if r.evidence and selectors.reported_value_open(r, agencies=agencies, office=office)
             else "",
         )
         for r in detail.reported
         # Values waiting or returned (with the reviewer's note) are the agency's and the
         # office's business, as in the API; everyone with the dashboard sees approved ones.
-        if r.state == ReportedValue.State.APPROVED or _evidence_visible(r, agencies, office)
+        if r.state == ReportedValue.State.APPROVED
+        or selectors.reported_value_open(r, agencies=agencies, office=office)
     ]
     context = {
         "target": found,
@@ -1009,9 +1001,9 @@ def evidence(request: HttpRequest, pk: int) -> HttpResponseBase:
     )
     if reported is None or not reported.evidence:
         raise Http404
-    agencies = _monitoring_agencies(request)
+    agencies = selectors.reporting_agencies(request.user)
     office = reported.indicator.target.pillar.programme.agency_id
-    if not _evidence_visible(reported, agencies, office):
+    if not selectors.reported_value_open(reported, agencies=agencies, office=office):
         raise DjangoPermissionDenied
     try:
         handle = reported.evidence.open("rb")
