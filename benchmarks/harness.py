@@ -142,6 +142,7 @@ def site(name: str) -> Iterator[Site]:
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(50),
         THUDO_KEY_PASSPHRASE=secrets.token_urlsafe(32),
+        EID_CLIENT_SECRET=secrets.token_urlsafe(32),  # production settings refuse the demo one
         THUDO_VAR_DIR=str(var),
         LOG_LEVEL="WARNING",
     )

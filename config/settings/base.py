@@ -59,13 +59,19 @@ INSTALLED_APPS = [
     "thudo.dossiers",
     "thudo.feedback",
     "thudo.monitoring",
+    "oauth2_provider",
+    "thudo.exchange",
+    "thudo.registries",
+    "thudo.eid",
+    "thudo.trace",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "thudo.core.middleware.RequestContextMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The demo e-ID provider under /eid/ keeps its own session cookie (thudo.eid.middleware).
+    "thudo.eid.middleware.SessionMiddleware",
     "thudo.core.middleware.LanguageMiddleware",
     "thudo.core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -236,7 +242,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # fontTools reports every font subset at INFO; PDF rendering and signing make many.
-    "loggers": {"fontTools": {"level": "WARNING"}},
+    # httpx logs every forwarded exchange call at INFO.
+    "loggers": {"fontTools": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # --- Documents and signatures (docs/signatures.md) ---
@@ -316,3 +323,44 @@ MONITORING_MAX_EVIDENCE_BYTES = env.int("MONITORING_MAX_EVIDENCE_BYTES", default
 
 # Vietnamese short date formats (config/formats/vi/formats.py).
 FORMAT_MODULE_PATH = ["config.formats"]
+
+# --- Data exchange (docs/exchange.md) ---------------------------------------------------------
+# Which node this process is (a Node row's code), and its private signing key (a JWK file,
+# created on first use when missing).
+EXCHANGE_NODE_CODE = env.str("EXCHANGE_NODE_CODE", default="hanoi")
+EXCHANGE_NODE_KEY_FILE = env.str(
+    "EXCHANGE_NODE_KEY_FILE", default=str(VAR_DIR / "exchange-node-key.json")
+)
+# This node's public address (other nodes and clients use it; the client assertion's audience).
+EXCHANGE_NODE_URL = env.str("EXCHANGE_NODE_URL", default="http://127.0.0.1:8000")
+# Forwarding to a provider's node: retries on connection errors and 502/503/504 (same message id).
+EXCHANGE_RETRIES = env.int("EXCHANGE_RETRIES", default=2)
+# Allowed clock difference for signatures and client assertions (seconds).
+EXCHANGE_CLOCK_SKEW_S = env.int("EXCHANGE_CLOCK_SKEW_S", default=300)
+EXCHANGE_MAX_BODY_BYTES = env.int("EXCHANGE_MAX_BODY_BYTES", default=1024 * 1024)
+# Bearer token for /exchange/metrics (Prometheus); empty: only from this machine (loopback).
+EXCHANGE_METRICS_TOKEN = env.str("EXCHANGE_METRICS_TOKEN", default="")
+
+# --- Traceability (docs/trace.md) ---------------------------------------------------------------
+# The domain printed in GS1 Digital Link QR codes: https://<domain>/01/<GTIN>/10/<lot>.
+TRACE_DIGITAL_LINK_BASE = env.str("TRACE_DIGITAL_LINK_BASE", default="http://127.0.0.1:8000")
+# The platform's key that signs the hourly anchors of every batch's event chain (a JWK file).
+TRACE_ANCHOR_KEY_FILE = env.str(
+    "TRACE_ANCHOR_KEY_FILE", default=str(VAR_DIR / "trace-anchor-key.json")
+)
+
+# --- e-ID sign-in (docs/eid.md) --------------------------------------------------------------
+# The portal is an OpenID Connect client of the e-ID provider (VNeID; in the demo, the provider
+# Thudo serves at /eid/, backed by the population registry).
+EID_ISSUER = env.str("EID_ISSUER", default="http://127.0.0.1:8000/eid")
+EID_CLIENT_ID = env.str("EID_CLIENT_ID", default="thudo-portal")
+EID_CLIENT_SECRET = env.str("EID_CLIENT_SECRET", default="thudo-portal-demo-secret-2026")
+EID_PORTAL_BASE = env.str("EID_PORTAL_BASE", default=THUDO_PUBLIC_URL)
+EID_DISCOVERY = env.bool("EID_DISCOVERY", default=False)
+EID_TIMEOUT = env.int("EID_TIMEOUT", default=10)
+# The demo provider: its RS256 key (a PEM file, created on first use) and its own session.
+EID_OIDC_KEY_FILE = env.str("EID_OIDC_KEY_FILE", default=str(VAR_DIR / "eid-oidc-key.pem"))
+EID_SESSION_COOKIE_NAME = env.str("EID_SESSION_COOKIE_NAME", default="vneid_session")
+EID_SESSION_SECONDS = env.int("EID_SESSION_SECONDS", default=1800)
+
+from thudo.eid.settings import OAUTH2_PROVIDER  # noqa: E402, F401 — django-oauth-toolkit

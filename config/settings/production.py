@@ -16,3 +16,7 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 THUDO_KEY_PASSPHRASE = env.str("THUDO_KEY_PASSPHRASE")  # required: keys are encrypted with it
 if len(THUDO_KEY_PASSPHRASE) < 16:
     raise ImproperlyConfigured("THUDO_KEY_PASSPHRASE must be set (16 characters or more)")
+# The portal's e-ID client secret is issued by the provider; the demo's published one won't do.
+EID_CLIENT_SECRET = env.str("EID_CLIENT_SECRET")
+if EID_CLIENT_SECRET == "thudo-portal-demo-secret-2026":  # noqa: S105 — refusing the demo value
+    raise ImproperlyConfigured("EID_CLIENT_SECRET must be the secret the e-ID provider issued")

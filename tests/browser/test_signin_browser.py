@@ -45,7 +45,7 @@ def test_official_signs_in_with_password_and_code_and_reaches_workspace(
 
     page.goto(live_url("web:workspace"))
     expect(page.locator("html")).to_have_attribute("lang", "vi")
-    expect(page.get_by_role("heading", name="Đăng nhập")).to_be_visible()
+    expect(page.get_by_role("heading", name="Đăng nhập", exact=True)).to_be_visible()
     page.get_by_label("Tên đăng nhập hoặc số định danh").fill("tiepnhan")
     page.get_by_label("Mật khẩu").fill("mat-khau-demo-1")
     assert horizontal_overflow(page) == [] and unlabelled_controls(page) == []

@@ -17,6 +17,8 @@ class Role(models.TextChoices):
         "communications_officer",
         _("Communications officer (moderation and city alerts)"),
     )
+    DATA_STEWARD = "data_steward", _("Data steward (exchange access rights and objections)")
+    FOOD_SAFETY_OFFICER = "food_safety_officer", _("Food safety officer (traceability, recalls)")
 
 
 class Perm:
@@ -35,6 +37,10 @@ class Perm:
     AUDIT_VIEW = "audit.view"
     REPORT_MODERATE = "report.moderate"
     ALERT_SEND = "alert.send"
+    EXCHANGE_MANAGE = "exchange.manage"  # grant/revoke access to the agency's services; objections
+    EXCHANGE_OPERATE = "exchange.operate"  # the node's operations page and metrics
+    TRACE_VIEW = "trace.view"  # the agriculture department's traceability view
+    TRACE_RECALL = "trace.recall"  # recall a batch, lift a recall
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -54,13 +60,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.AGENCY_ADMIN: frozenset(
-        {Perm.WORKSPACE, Perm.AGENCY_MANAGE, Perm.STAFF_MANAGE, Perm.DOSSIER_VIEW}
+        {
+            Perm.WORKSPACE,
+            Perm.AGENCY_MANAGE,
+            Perm.STAFF_MANAGE,
+            Perm.DOSSIER_VIEW,
+            Perm.EXCHANGE_MANAGE,
+            Perm.EXCHANGE_OPERATE,
+        }
     ),
     Role.MONITORING_OFFICER: frozenset(
         {Perm.WORKSPACE, Perm.DASHBOARD_VIEW, Perm.MONITORING_REPORT}
     ),
-    Role.AUDITOR: frozenset({Perm.WORKSPACE, Perm.AUDIT_VIEW, Perm.DASHBOARD_VIEW}),
+    Role.AUDITOR: frozenset(
+        {Perm.WORKSPACE, Perm.AUDIT_VIEW, Perm.DASHBOARD_VIEW, Perm.EXCHANGE_OPERATE}
+    ),
     Role.COMMUNICATIONS_OFFICER: frozenset(
         {Perm.WORKSPACE, Perm.REPORT_MODERATE, Perm.ALERT_SEND, Perm.DASHBOARD_VIEW}
+    ),
+    Role.DATA_STEWARD: frozenset({Perm.WORKSPACE, Perm.EXCHANGE_MANAGE, Perm.EXCHANGE_OPERATE}),
+    Role.FOOD_SAFETY_OFFICER: frozenset(
+        {Perm.WORKSPACE, Perm.TRACE_VIEW, Perm.TRACE_RECALL, Perm.DASHBOARD_VIEW}
     ),
 }

@@ -41,6 +41,7 @@ from thudo.core.calendar import WorkingCalendar, WorkingClock, get_calendar
 from thudo.core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from thudo.documents.models import Document
 
+from . import once_only
 from . import permissions as perms
 from .clock import clock_of, clock_start, clock_store
 from .codes import dossier_code_allocate
@@ -566,6 +567,7 @@ def dossier_submit(
     delivery: str = Delivery.ONLINE,
     idempotency_key: str = "",
     draft: Dossier | None = None,
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
     now: datetime | None = None,
 ) -> Dossier:
     """Submit a dossier online (`dossier_submission`); the dossier."""
@@ -578,6 +580,7 @@ def dossier_submit(
         delivery=delivery,
         idempotency_key=idempotency_key,
         draft=draft,
+        sources=sources,
         now=now,
     ).dossier
 
@@ -593,6 +596,7 @@ def dossier_submission(
     idempotency_key: str = "",
     draft: Dossier | None = None,
     version: Any = None,
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
     now: datetime | None = None,
 ) -> Submission:
     """Submit a dossier online. Validates the form and every paper first (all errors at once,
@@ -606,7 +610,12 @@ def dossier_submission(
     used only if it belongs to the procedure submitted). The day's number is taken last, just
     before the audit row and the notification that show it: the counter's row lock, which
     every submission to the same unit on the same day waits for, is held from there to the
-    commit only."""
+    commit only.
+
+    Once-only: `sources` is what the page fetched from the registries for the spec's sourced
+    fields (`once_only.Prefill.sources_record`): a verified field takes the fetched value
+    whatever `data` says, and the dossier keeps each sourced field's provenance under
+    `once_only.SOURCES_KEY` of its data (docs/once-only.md)."""
     now = _now(now)
     if _user(applicant) is None:
         raise PermissionDenied(MSG_NOT_YOURS)
@@ -626,7 +635,12 @@ def dossier_submission(
     if version is None or version.procedure_id != procedure.pk:
         version = _current_version(procedure)
     spec = version.spec
+    forced, provenance = once_only.sources_clean(spec, sources)
+    if forced:
+        data = {**data, **forced}
     cleaned, checked, errors = _validated(spec=spec, data=data, files=files)
+    if provenance and not errors:
+        cleaned[once_only.SOURCES_KEY] = provenance
     if delivery not in Delivery.values:
         errors["delivery"] = MSG_DELIVERY
     if receiving_agency is None and draft is not None:
@@ -1238,10 +1252,16 @@ def dossier_supplement(
     errors: dict[str, Any] = {}
     cleaned_data: dict[str, Any] | None = None
     if data:
+        # Values verified from a registry stay as fetched; their provenance is kept.
+        provenance = once_only.dossier_sources(current)
+        verified = {n for n, p in provenance.items() if p.get("verified")}
+        data = {k: v for k, v in data.items() if k not in verified}
         try:
             cleaned_data = _form_validate(spec, {**(current.data or {}), **data})
         except ValidationFailed as exc:
             errors.update(exc.fields)
+        if cleaned_data is not None and provenance:
+            cleaned_data[once_only.SOURCES_KEY] = provenance
     checked, paper_errors = papers_check(spec=spec, files=files, require=False)
     errors.update(paper_errors)
     if errors:

@@ -28,7 +28,7 @@ from thudo.procedures.forms import SpecForm
 from thudo.procedures.selectors import procedure_current_version, procedure_get
 from thudo.procedures.specs import spec_label
 
-from . import selectors, services
+from . import once_only, selectors, services
 from .forms import (
     ApplyForm,
     LookupForm,
@@ -144,13 +144,38 @@ def _submitted_message(dossier: Dossier) -> str:
     return _("Your dossier %(code)s has been submitted.") % {"code": dossier.code}
 
 
+def _eid_level_check(request: HttpRequest, level: int) -> HttpResponse | None:
+    """A redirect to the e-ID sign-in when the procedure demands a higher level (None: OK)."""
+    if level <= 0:
+        return None
+    try:
+        from thudo.eid.session import require_level
+    except ImportError:  # the e-ID app is not installed: no sign-in reaches any level
+        raise DjangoPermissionDenied from None
+    return require_level(request, level)
+
+
+def _mark_unverified(form: SpecForm, prefill: once_only.Prefill | None) -> None:
+    """Sourced fields the registry did not fill: typed by the citizen, said to be unverified."""
+    note = _("Not verified: type it yourself; the agency will check it.")
+    for name in once_only.unverified_names(prefill):
+        if name in form.fields:
+            field = form.fields[name]
+            field.help_text = f"{note} {field.help_text}".strip()
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def apply(request: HttpRequest, code: str) -> HttpResponse:
     """The procedure's form and papers; "Save draft" keeps the form, "Submit" files it.
 
     Every error (form fields, papers, the receiving ward) is shown at once, field by field,
-    with status 400; nothing is saved then."""
+    with status 400; nothing is saved then.
+
+    Once-only: the fields the procedure takes from a registry are fetched through the exchange
+    when the page opens (`once_only`), shown verified and read-only, and submitted as fetched
+    (kept in the session), whatever the page posts. A procedure that demands an e-ID level
+    sends a citizen signed in below it to the e-ID sign-in first."""
     _require_citizen(request.user)
     try:
         procedure = procedure_get(code=code)
@@ -159,15 +184,24 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
     if not procedure.is_active:
         raise Http404
     spec = procedure_current_version(procedure).spec
+    level = int(spec.get("eid_level_required", procedure.eid_level_required) or 0)
+    if (response := _eid_level_check(request, level)) is not None:
+        return response
     papers = paper_inputs(spec)
     draft = _draft_of(request, procedure, request.POST.get("draft") or request.GET.get("draft"))
     if request.method == "GET" and draft is not None and draft.status != Status.DRAFT:
         return redirect("dossiers:detail", public_id=draft.public_id)  # submitted meanwhile
+    prefill = once_only.prefill_get(
+        request.session, spec=spec, user=request.user, retry=request.method == "GET"
+    )
+    form_spec = once_only.editable_spec(spec, prefill)
+    verified = prefill.verified if prefill is not None else {}
     extra: list[str] = []
     status = 200
 
     if request.method == "POST":
-        form = SpecForm(spec, data=request.POST)
+        form = SpecForm(form_spec, data=request.POST)
+        _mark_unverified(form, prefill)
         meta = ApplyForm(request.POST, spec=spec, user=request.user)
         meta_ok = meta.is_valid()
         try:
@@ -175,7 +209,7 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
                 draft = services.dossier_draft_save(
                     procedure=procedure,
                     applicant=request.user,
-                    data=_form_values(form),
+                    data={**_form_values(form), **verified},
                     dossier=draft,
                     receiving_agency=meta.cleaned_data.get("receiving_agency") if meta_ok else None,
                 )
@@ -190,12 +224,13 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
                 dossier = services.dossier_submit(
                     procedure=procedure,
                     applicant=request.user,
-                    data=_form_values(form),
+                    data={**_form_values(form), **verified},
                     files=paper_files(request.FILES, papers),
                     receiving_agency=meta.cleaned_data.get("receiving_agency"),
                     delivery=meta.cleaned_data["delivery"],
                     idempotency_key=meta.cleaned_data.get("idempotency_key") or "",
                     draft=draft,
+                    sources=prefill.sources_record() if prefill is not None else None,
                 )
                 messages.success(request, _submitted_message(dossier))
                 return redirect("dossiers:detail", public_id=dossier.public_id)
@@ -204,7 +239,8 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
             extra = apply_errors(exc, forms_=[form, meta], papers=papers)
             status = 400 if isinstance(exc, ValidationFailed) else exc.status
     else:
-        form = SpecForm(spec, initial=draft.data if draft else None)
+        form = SpecForm(form_spec, initial=draft.data if draft else None)
+        _mark_unverified(form, prefill)
         initial: dict[str, Any] = {}
         if draft:
             initial = {
@@ -223,6 +259,8 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
         "papers": papers,
         "draft": draft,
         "errors": error_summary([form, meta], papers, extra),
+        "verified_rows": once_only.verified_rows(spec, prefill),
+        "source_failures": once_only.failure_rows(prefill),
     }
     return render(request, "dossiers/apply.html", context, status=status)
 

@@ -42,7 +42,7 @@ from thudo.procedures.forms import SpecForm
 from thudo.procedures.specs import choice_label, spec_label
 from thudo.web.access import official_required
 
-from . import selectors, services
+from . import once_only, selectors, services
 from .forms_official import (
     ACTION_FORMS,
     ApplicantForm,
@@ -235,8 +235,13 @@ def _work_context(
     request: HttpRequest, dossier: Dossier, bound: forms.Form | None = None
 ) -> dict[str, Any]:
     spec: dict[str, Any] = dossier.version.spec or {}
+    sources = once_only.answer_sources(dossier)  # once-only: where a value came from
     answers = [
-        (spec_label(f, key="label"), field_display(f, dossier.data.get(f["name"])))
+        (
+            spec_label(f, key="label"),
+            field_display(f, dossier.data.get(f["name"])),
+            sources.get(f["name"]),
+        )
         for f in spec.get("fields", [])
     ]
     documents = list(selectors.dossier_document_links(dossier))

@@ -26,7 +26,7 @@ from .models import (
     Sector,
 )
 from .services import procedure_publish
-from .specs import FIELD_TYPES
+from .specs import FIELD_TYPES, source_parse
 
 
 def _live_forms(formset: forms.BaseInlineFormSet) -> list[forms.Form]:
@@ -91,7 +91,32 @@ class FormFieldForm(forms.ModelForm):
             "max_length",
             "min_value",
             "max_value",
+            "source",
         )
+
+    def clean_source(self) -> str:
+        """Once-only: "<service identifier>#<JSON pointer>" of a service on the exchange."""
+        value = str(self.cleaned_data.get("source") or "").strip()
+        if not value:
+            return ""
+        parsed = source_parse(value)
+        if parsed is None:
+            raise ValidationError(
+                _(
+                    "Write the source as <service identifier>#<JSON pointer>, e.g. "
+                    "VN/GOV/BCA/CSDLQGDC/person#/full_name."
+                ),
+                code="source",
+            )
+        if not _service_exists(parsed[0]):
+            raise ValidationError(
+                format_lazy(
+                    _("No active exchange service has the identifier {service}."),
+                    service=parsed[0],
+                ),
+                code="source_service",
+            )
+        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -118,6 +143,21 @@ class FormFieldForm(forms.ModelForm):
         return data
 
 
+def _service_exists(identifier: str) -> bool:
+    """Whether the exchange knows an active service with this identifier (VN/GOV/M/S/service)."""
+    from thudo.exchange.models import Service
+
+    instance, member_class, member, system, code = identifier.split("/")
+    return Service.objects.filter(
+        system__member__instance=instance,
+        system__member__member_class=member_class,
+        system__member__code=member,
+        system__code=system,
+        code=code,
+        is_active=True,
+    ).exists()
+
+
 class PaperInline(admin.TabularInline):
     model = RequiredPaper
     extra = 0
@@ -135,6 +175,7 @@ class FieldInline(admin.StackedInline):
         ("help_text", "help_text_en"),
         "choices",
         ("pattern", "max_length", "min_value", "max_value"),
+        "source",
     )
 
 
@@ -176,8 +217,24 @@ class LifeEventAdmin(SectorAdmin):
     list_display = ("name", "name_en", "code", "icon", "order", "count")
 
 
+class ProcedureForm(forms.ModelForm):
+    class Meta:
+        model = Procedure
+        fields = "__all__"  # noqa: DJ007 — the admin's fieldsets choose the fields
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "eid_level_required" in self.fields:
+            # Left out of a form (older pages and scripts): no e-ID level is demanded.
+            self.fields["eid_level_required"].required = False
+
+    def clean_eid_level_required(self) -> int:
+        return int(self.cleaned_data.get("eid_level_required") or 0)
+
+
 @admin.register(Procedure)
 class ProcedureAdmin(admin.ModelAdmin):
+    form = ProcedureForm
     list_display = (
         "code",
         "name",
@@ -192,7 +249,20 @@ class ProcedureAdmin(admin.ModelAdmin):
     filter_horizontal = ("life_events",)
     inlines = [PaperInline, FieldInline, StepInline, VersionInline]
     fieldsets = (
-        (None, {"fields": ("code", "name", "name_en", "sector", "life_events", "is_active")}),
+        (
+            None,
+            {
+                "fields": (
+                    "code",
+                    "name",
+                    "name_en",
+                    "sector",
+                    "life_events",
+                    "is_active",
+                    "eid_level_required",
+                )
+            },
+        ),
         (_("Description"), {"fields": ("description", "description_en"), "classes": ["collapse"]}),
         (
             _("Competence and deadline"),

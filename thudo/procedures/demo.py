@@ -104,6 +104,38 @@ def person(prefix: str, who: str, who_en: str, required: bool = True) -> list[di
 
 SEX = [["male", "Nam", "Male"], ["female", "Nữ", "Female"]]
 
+# Once-only (docs/once-only.md): the registry services a form field can be filled from.
+PERSON = "VN/GOV/BCA/CSDLQGDC/person"
+INSURANCE = "VN/GOV/BHXH/CSDLBH/insurance"
+PARCELS = "VN/GOV/HN-SNNMT/CSDLDD/parcels"
+
+
+def src(service: str, pointer: str) -> str:
+    """A field's `source`: filled from `service`'s answer at the JSON pointer."""
+    return f"{service}#{pointer}"
+
+
+def applicant_from_registry() -> list[dict[str, Any]]:
+    """The applicant's own identity, taken from the population registry."""
+    return [
+        f(
+            "full_name",
+            "Họ, chữ đệm và tên",
+            "Full name",
+            max_length=100,
+            source=src(PERSON, "/full_name"),
+        ),
+        f("birth_date", "Ngày sinh", "Date of birth", "date", source=src(PERSON, "/birth_date")),
+        f(
+            "personal_id",
+            "Số định danh cá nhân",
+            "Personal ID number",
+            "personal_id",
+            source=src(PERSON, "/personal_id"),
+        ),
+    ]
+
+
 PROCEDURES: list[dict[str, Any]] = [
     {
         "code": "1.001193",
@@ -340,9 +372,15 @@ PROCEDURES: list[dict[str, Any]] = [
             ),
         ],
         "fields": [
-            f("full_name", "Họ, chữ đệm và tên", "Full name", max_length=100),
-            f("birth_date", "Ngày sinh", "Date of birth", "date"),
-            f("personal_id", "Số định danh cá nhân", "Personal ID number", "personal_id"),
+            *applicant_from_registry(),
+            f("sex", "Giới tính", "Sex", "choice", choices=SEX, source=src(PERSON, "/sex")),
+            f(
+                "residence",
+                "Nơi cư trú",
+                "Place of residence",
+                max_length=300,
+                source=src(PERSON, "/permanent_address/address"),
+            ),
             f(
                 "marital_status",
                 "Tình trạng hôn nhân hiện nay",
@@ -532,8 +570,20 @@ PROCEDURES: list[dict[str, Any]] = [
             ),
         ],
         "fields": [
-            f("full_name", "Họ, chữ đệm và tên", "Full name", max_length=100),
-            f("personal_id", "Số định danh cá nhân", "Personal ID number", "personal_id"),
+            f(
+                "full_name",
+                "Họ, chữ đệm và tên",
+                "Full name",
+                max_length=100,
+                source=src(PERSON, "/full_name"),
+            ),
+            f(
+                "personal_id",
+                "Số định danh cá nhân",
+                "Personal ID number",
+                "personal_id",
+                source=src(PERSON, "/personal_id"),
+            ),
             f("new_address", "Địa chỉ đăng ký thường trú", "Address to register", max_length=300),
             f(
                 "accommodation",
@@ -589,8 +639,36 @@ PROCEDURES: list[dict[str, Any]] = [
             ),
         ],
         "fields": [
-            f("full_name", "Họ, chữ đệm và tên", "Full name", max_length=100),
-            f("personal_id", "Số định danh cá nhân", "Personal ID number", "personal_id"),
+            f(
+                "full_name",
+                "Họ, chữ đệm và tên",
+                "Full name",
+                max_length=100,
+                source=src(PERSON, "/full_name"),
+            ),
+            f(
+                "personal_id",
+                "Số định danh cá nhân",
+                "Personal ID number",
+                "personal_id",
+                source=src(PERSON, "/personal_id"),
+            ),
+            f(
+                "insurance_number",
+                "Mã số bảo hiểm xã hội",
+                "Social insurance number",
+                required=False,
+                max_length=10,
+                source=src(INSURANCE, "/insurance_number"),
+            ),
+            f(
+                "workplace",
+                "Nơi làm việc",
+                "Workplace",
+                required=False,
+                max_length=300,
+                source=src(INSURANCE, "/employer/name"),
+            ),
             f("address", "Địa chỉ tạm trú", "Temporary address", max_length=300),
             f(
                 "stay_until",
@@ -731,13 +809,40 @@ PROCEDURES: list[dict[str, Any]] = [
             ),
         ],
         "fields": [
-            *person("owner", "chủ đầu tư", "owner"),
-            f("site_address", "Địa điểm xây dựng", "Building site", max_length=300),
             f(
-                "land_parcel",
-                "Thửa đất số, tờ bản đồ số",
-                "Parcel and map sheet numbers",
+                "owner_name",
+                "Họ, chữ đệm và tên chủ đầu tư",
+                "Full name of the owner",
                 max_length=100,
+                source=src(PERSON, "/full_name"),
+            ),
+            f(
+                "owner_personal_id",
+                "Số định danh cá nhân chủ đầu tư",
+                "Personal ID number of the owner",
+                "personal_id",
+                source=src(PERSON, "/personal_id"),
+            ),
+            f(
+                "site_address",
+                "Địa điểm xây dựng",
+                "Building site",
+                max_length=300,
+                source=src(PARCELS, "/parcels/0/address"),
+            ),
+            f(
+                "parcel_number",
+                "Thửa đất số",
+                "Parcel number",
+                max_length=20,
+                source=src(PARCELS, "/parcels/0/parcel_number"),
+            ),
+            f(
+                "map_sheet",
+                "Tờ bản đồ số",
+                "Map sheet number",
+                max_length=20,
+                source=src(PARCELS, "/parcels/0/map_sheet"),
             ),
             f(
                 "floor_area",
@@ -758,8 +863,15 @@ PROCEDURES: list[dict[str, Any]] = [
         ],
         "result_title": "Giấy phép xây dựng nhà ở riêng lẻ",
         "result_title_en": "Construction permit for a detached house",
-        "result_body": "Cho phép ông/bà {owner_name} xây dựng nhà ở riêng lẻ tại {site_address} ({land_parcel}); tổng diện tích sàn {floor_area} m², {floors} tầng.",
-        "result_fields": ["owner_name", "site_address", "land_parcel", "floor_area", "floors"],
+        "result_body": "Cho phép ông/bà {owner_name} xây dựng nhà ở riêng lẻ tại {site_address} (thửa đất số {parcel_number}, tờ bản đồ số {map_sheet}); tổng diện tích sàn {floor_area} m², {floors} tầng.",
+        "result_fields": [
+            "owner_name",
+            "site_address",
+            "parcel_number",
+            "map_sheet",
+            "floor_area",
+            "floors",
+        ],
     },
     {
         "code": "1.012753",
@@ -866,6 +978,7 @@ PROCEDURES: list[dict[str, Any]] = [
         "deadline_days": "10.0",
         "fee": 200000,
         "fee_waived_online": False,
+        "eid_level_required": 2,
         "description": "Phí cấp Phiếu lý lịch tư pháp 200.000 đồng/lần (sinh viên, người có công: 100.000 đồng); từ Phiếu thứ 3 trở đi thu thêm 5.000 đồng/Phiếu.",
         "description_en": "200,000 VND per request (students and people with merit: 100,000 VND); 5,000 VND for each card from the third.",
         "papers": [
@@ -887,9 +1000,7 @@ PROCEDURES: list[dict[str, Any]] = [
             ),
         ],
         "fields": [
-            f("full_name", "Họ, chữ đệm và tên", "Full name", max_length=100),
-            f("birth_date", "Ngày sinh", "Date of birth", "date"),
-            f("personal_id", "Số định danh cá nhân", "Personal ID number", "personal_id"),
+            *applicant_from_registry(),
             f(
                 "card_type",
                 "Loại Phiếu",
@@ -1036,6 +1147,7 @@ def _sync_children(procedure: Procedure, item: dict[str, Any]) -> None:
             "max_length": spec.get("max_length"),
             "min_value": spec.get("min_value"),
             "max_value": spec.get("max_value"),
+            "source": spec.get("source", ""),
             "order": order,
         }
         FormField.objects.update_or_create(
@@ -1086,6 +1198,7 @@ def demo_load(stdout: Any = None) -> None:
                 "result_title_en": item["result_title_en"],
                 "result_body": item["result_body"],
                 "result_fields": item["result_fields"],
+                "eid_level_required": item.get("eid_level_required", 0),
                 "is_active": True,
             },
         )

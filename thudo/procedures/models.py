@@ -102,6 +102,16 @@ class Procedure(models.Model):
         blank=True,
         help_text=_("A list of form field names, in order."),
     )
+    eid_level_required = models.PositiveSmallIntegerField(
+        _("e-ID level required"),
+        default=0,
+        choices=[
+            (0, _("Any sign-in")),
+            (1, _("e-ID level 1 or 2")),
+            (2, _("e-ID level 2")),
+        ],
+        help_text=_("Citizens must sign in through the e-ID provider at this level to submit."),
+    )
     is_active = models.BooleanField(_("open for submissions"), default=True)
     search_text = models.TextField(editable=False, blank=True, default="")
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -172,6 +182,16 @@ class FormField(models.Model):
     max_length = models.PositiveSmallIntegerField(_("maximum length"), null=True, blank=True)
     min_value = models.IntegerField(_("minimum"), null=True, blank=True)
     max_value = models.IntegerField(_("maximum"), null=True, blank=True)
+    source = models.CharField(
+        _("filled from registry"),
+        max_length=300,
+        blank=True,
+        help_text=_(
+            "Once-only: <service identifier>#<JSON pointer>, e.g. "
+            "VN/GOV/BCA/CSDLQGDC/person#/full_name. The citizen sees the registry's value, "
+            "verified and not editable."
+        ),
+    )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:

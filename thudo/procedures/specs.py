@@ -3,6 +3,11 @@
 `procedure_spec` builds it from the catalog rows; a `ProcedureVersion` stores it; the dossiers
 domain reads only the spec, so a dossier keeps the rules it was submitted under. `form_validate`
 checks a form against a spec field by field, `json_schema` exports the same form as JSON Schema.
+
+Once-only (docs/once-only.md): a field may carry `source`, "<service identifier>#<JSON pointer>"
+(the registry service that fills it and where its value is in the answer); the spec carries
+`eid_level_required` when the procedure demands an e-ID sign-in. Both keys appear only when set,
+so the spec of a procedure that uses neither is unchanged (no new version).
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ MSG_TEXT = _("Enter text.")
 def procedure_spec(procedure: Procedure) -> dict[str, Any]:
     """The procedure's current rules as a JSON-safe dict (the contract with dossiers)."""
     sector = procedure.sector
-    return {
+    spec: dict[str, Any] = {
         "code": procedure.code,
         "name": procedure.name,
         "name_en": procedure.name_en,
@@ -106,6 +111,7 @@ def procedure_spec(procedure: Procedure) -> dict[str, Any]:
                 "max_length": f.max_length,
                 "min_value": f.min_value,
                 "max_value": f.max_value,
+                **({"source": f.source.strip()} if (f.source or "").strip() else {}),
             }
             for f in procedure.fields.all()
         ],
@@ -120,6 +126,39 @@ def procedure_spec(procedure: Procedure) -> dict[str, Any]:
             "fields": list(procedure.result_fields or []),
         },
     }
+    level = int(getattr(procedure, "eid_level_required", 0) or 0)
+    if level:
+        spec["eid_level_required"] = level
+    return spec
+
+
+# --- once-only sources --------------------------------------------------------------------------
+
+# A service identifier has exactly five segments: instance/class/member/system/service.
+SERVICE_ID_RE = re.compile(
+    r"^[A-Za-z0-9-]+/[A-Z]{2,4}/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+)
+
+
+def source_parse(source: str) -> tuple[str, str] | None:
+    """("<service identifier>", "<JSON pointer>") of a field's `source`, or None when it is
+    not one (a pointer is "" for the whole answer or starts with "/", RFC 6901)."""
+    service, sep, pointer = (source or "").strip().partition("#")
+    if not sep or not SERVICE_ID_RE.fullmatch(service):
+        return None
+    if pointer and not pointer.startswith("/"):
+        return None
+    return service, pointer
+
+
+def sourced_fields(spec: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """{field name: (service identifier, pointer)} of the spec's fields filled from registries."""
+    found: dict[str, tuple[str, str]] = {}
+    for field in spec.get("fields", []):
+        parsed = source_parse(str(field.get("source") or ""))
+        if parsed is not None:
+            found[field["name"]] = parsed
+    return found
 
 
 def _file_types(value: str) -> list[str]:
@@ -361,6 +400,10 @@ def json_schema(spec: Mapping[str, Any], lang: str | None = None) -> dict[str, A
         help_text = spec_label(field, lang, key="help_text")
         if help_text:
             prop["description"] = help_text
+        if source_parse(str(field.get("source") or "")) is not None:
+            # Filled from a registry through the exchange: the applicant does not send it.
+            prop["readOnly"] = True
+            prop["x-thudo-source"] = str(field["source"]).strip()
         properties[field["name"]] = prop
         if field.get("required"):
             required.append(field["name"])
@@ -452,4 +495,5 @@ def spec_display(spec: Mapping[str, Any], lang: str | None = None) -> dict[str, 
         ],
         "steps": [{**s, "label": spec_label(s, lang)} for s in spec.get("steps", [])],
         "result_title": spec_label(spec.get("result", {}), lang, key="title"),
+        "eid_level_required": int(spec.get("eid_level_required") or 0),
     }

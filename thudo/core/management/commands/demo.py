@@ -30,3 +30,12 @@ class Command(BaseCommand):
         self.stdout.write("Citizens sign in with their personal ID, e.g.:")
         for citizen in demo_citizen_sample(2):
             self.stdout.write(f"  {citizen.personal_id}           {citizen.full_name}")
+        self.stdout.write(
+            '  or with "VNeID" (the demo e-ID provider at /eid/, same personal ID and password,'
+            " e-ID level 2): procedure 2.000488's form then arrives filled from the population"
+            " registry, and /my-data/ lists each access with its proof."
+        )
+        self.stdout.write(
+            "Traceability: htx.vanduc keeps a cooperative's records at /trace/; attp.snnmt"
+            " (food-safety officer) recalls batches at /workspace/trace/."
+        )
