@@ -116,7 +116,7 @@ def grant_revoke(
     """End an access right now, with the reason; calls are refused from this moment."""
     now = now or timezone.now()
     grant = (
-        Grant.objects.select_for_update()
+        Grant.objects.select_for_update(of=("self",))
         .select_related("service__system__member__agency", "client__member")
         .get(pk=grant.pk)
     )
