@@ -23,19 +23,26 @@ run with the production server:
     back-end hop.
 
 The client is an outside system (VN/GOV/HN-UBND/APP, Ed25519 key) that signs a client assertion
-per call, each with its own jti and message id (pre-generated, so signing is not timed). Latency:
-sequential calls, one connection per server, direct / exchange / registry in turn. Throughput:
-wrk against the provider (direct) and against hanoi with a Lua script that sends each pre-signed
-(assertion, message id) pair once; afterwards every exchange row on both nodes is checked (no
-error, status 200). Both nodes migrate only the apps the exchange touches (exchange, registries
-and what they depend on); ndxp starts as a copy of hanoi's database.
+per call, each with its own jti and message id (pre-generated, so signing is not timed). First
+every gunicorn worker serves a few calls (a worker imports most of Thudo on its first request).
+Latency: sequential calls, one keep-alive connection per server, direct / exchange / registry in
+turn. Throughput: wrk against the provider (direct) and against hanoi with a Lua script that
+sends each pre-signed (assertion, message id) pair once; the servers' CPU time (Linux /proc) is
+divided by the calls. Afterwards every exchange row on both nodes is checked: as many as wrk
+read or more, each 200 with no error (the run fails otherwise). Both nodes migrate only the apps
+the exchange touches (exchange, registries and what they depend on); ndxp starts as a copy of
+hanoi's database.
 
 Log appends per second are measured by bench_exchange_log.py (every exchange appends one entry
 on each node).
 
     .venv/bin/python benchmarks/bench_exchange.py --quick --sqlite
     .venv/bin/python benchmarks/bench_exchange.py --database postgresql --duration 20s
+    .venv/bin/python benchmarks/bench_exchange.py --sqlite --profile /tmp/prof   # cProfile
     THUDO_BENCH_EXCHANGE_QUICK=1 .venv/bin/python benchmarks/run.py exchange
+
+`--profile DIR` runs each node as one single-threaded process under cProfile and writes
+DIR/hanoi.prof and DIR/ndxp.prof (`python -m pstats`); its figures are not comparable.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -93,8 +101,9 @@ PURPOSE_HEADER = (
 DATABASES = {"hanoi": "bench_ex_hanoi", "ndxp": "bench_ex_ndxp"}
 XROAD_EXCHANGE_PER_S = 110.0  # the published X-Road test: ~110/s through, ~1,000/s direct
 XROAD_DIRECT_PER_S = 1000.0
-CALLS = int(os.environ.get("THUDO_BENCH_EXCHANGE_CALLS", "300"))
+CALLS = int(os.environ.get("THUDO_BENCH_EXCHANGE_CALLS", "200"))
 QUICK = os.environ.get("THUDO_BENCH_EXCHANGE_QUICK", "") not in ("", "0")
+QUICK_CALLS = 100
 POOL_PER_S = 5000  # assertions signed per second of a warm-up run (cheap: ~30 µs each)
 
 # --- The provider system: a tiny WSGI app (gunicorn bench_exchange:provider_app) -------------
@@ -141,7 +150,8 @@ _profiled: dict[str, Any] = {}
 
 
 def profiled_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-    """A node's WSGI application under cProfile (`--profile DIR`): the statistics of every
+    """A node's WSGI application under cProfile (`--profile DIR`; CPU time instead of wall-clock
+    time with THUDO_BENCH_PROFILE_CPU=1): the statistics of every
     request so far go to $THUDO_BENCH_PROFILE (pstats format), rewritten at most once a
     second."""
     import cProfile
@@ -194,9 +204,7 @@ class Ed25519:
         _d, x = self._raw()
         jwk = {"kty": "OKP", "crv": "Ed25519", "x": _b64(x)}
         thumbprint = _b64(
-            __import__("hashlib")
-            .sha256(json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode())
-            .digest()
+            hashlib.sha256(json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode()).digest()
         )
         return {**jwk, "kid": thumbprint, "alg": "EdDSA", "use": "sig"}
 
@@ -257,7 +265,7 @@ class NodeSite:
         import psycopg
 
         with psycopg.connect(_pg_dsn(self.db), connect_timeout=5) as conn:
-            return list(conn.execute(sql))  # type: ignore[arg-type]
+            return list(conn.execute(sql))
 
 
 def _pg_dsn(name: str) -> str:
@@ -268,7 +276,7 @@ def _pg_admin(statement: str) -> None:
     import psycopg
 
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(statement)
 
 
 def _drop_pg() -> None:
@@ -498,7 +506,7 @@ def two_nodes(database: str, workers: int, profile: Path | None = None) -> Itera
             sessions = {name: proc.pid for name, proc, _log in procs}
             yield Servers(hanoi, ndxp, provider_url, client, workers, sessions)
         except BenchError as exc:
-            logs = "\n".join(f"--- {name}:\n{tail(log, 15)}" for name, _p, log in procs)
+            logs = "\n".join(f"--- {name}:\n{_errors_logged(log)}" for name, _p, log in procs)
             raise BenchError(f"{exc}\n{logs}") from exc
     finally:
         for _name, proc, _log in procs:
@@ -516,6 +524,15 @@ def two_nodes(database: str, workers: int, profile: Path | None = None) -> Itera
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _errors_logged(log: Path, lines: int = 15) -> str:
+    """The end of a server's log without its access log lines."""
+    try:
+        text = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join([ln for ln in text if not ln.startswith("127.0.0.1 - ")][-lines:])
 
 
 def _wait_up(entry: tuple[str, subprocess.Popen[bytes], Path], url: str) -> None:
@@ -759,6 +776,8 @@ def _wrk_exchange(
         f"-t{options.threads}",
         f"-c{options.connections}",
         f"-d{duration}",
+        "--timeout",
+        "20s",  # a slow answer is latency, not an error
         "--latency",
         "-s",
         str(script),
@@ -834,10 +853,20 @@ def _rows_check(s: Servers) -> dict[str, Any]:
 # --- One database ----------------------------------------------------------------------------
 
 
-def measure(database: str, options: Options, calls: int, workers: int, handler: bool) -> dict:
+def measure(
+    database: str,
+    options: Options,
+    calls: int,
+    workers: int,
+    handler: bool,
+    profile: Path | None = None,
+) -> dict[str, Any]:
     started = time.monotonic()
     figures: dict[str, Any] = {"database": database, "workers": workers}
-    with two_nodes(database, workers) as s:
+    if profile is not None:
+        profile = profile / database
+        profile.mkdir(parents=True, exist_ok=True)
+    with two_nodes(database, workers, profile) as s:
         figures["setup_s"] = round(time.monotonic() - started, 1)
         run_id = uuid.uuid4().hex[:8]
         warmed = warm_up(s, f"bw{run_id}")
@@ -864,21 +893,39 @@ def measure(database: str, options: Options, calls: int, workers: int, handler: 
             registry, sent_r = measure_throughput(s, options, f"br{run_id}", REGISTRY)
             figures["registry"] = vars(registry.result) | {"cpu_ms": registry.cpu_ms_per_call()}
             sent += sent_r
-        time.sleep(0.5)  # the last in-flight calls finish
-        check = _rows_check(s)
+        deadline = time.monotonic() + 60
+        while True:  # the calls still in flight when wrk stopped finish (status NULL until then)
+            check = _rows_check(s)
+            in_flight = [
+                b for code in check for b in check[code]["bad"] if b[1] is None and not b[2]
+            ]
+            if not in_flight or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         figures["rows"] = check
         # wrk counts the answers it read; the nodes finish the ones in flight when it stops.
         for code in ("hanoi", "ndxp"):
             if check[code]["bad"]:
-                raise BenchError(f"{code}: exchanges that failed: {check[code]['bad'][:5]}")
-            if check[code]["ok"] < exchange.result.requests + sequential:
+                raise BenchError(
+                    f"{database}, {code}: exchanges that failed or never finished "
+                    f"(side, status, error, count): {check[code]['bad'][:5]}"
+                )
+            if not exchange.result.requests + sequential <= check[code]["ok"] <= sent + sequential:
                 raise BenchError(
                     f"{code}: {check[code]['ok']} exchanges stored, wrk read "
-                    f"{exchange.result.requests} answers (+{sequential} sequential)"
+                    f"{exchange.result.requests} answers of {sent} sent (+{sequential} sequential)"
                 )
+        for name in ("direct", "exchange", "registry"):
+            if name in figures and figures[name]["non_2xx"]:
+                raise BenchError(f"{name}: {figures[name]['non_2xx']} answers were not 2xx")
         figures["sent"] = sent + sequential
     figures["total_s"] = round(time.monotonic() - started, 1)
     return figures
+
+
+def _errors(f: dict[str, Any]) -> int:
+    """Answers that were not 2xx, and connections wrk saw fail or time out."""
+    return int(f["non_2xx"]) + sum(int(n) for n in re.findall(r"\d+", f["socket_errors"]))
 
 
 def _cpu_text(cpu: dict[str, float]) -> str:
@@ -962,7 +1009,7 @@ def sections(results: list[dict[str, Any]], notes: list[str], options: Options) 
                     f["requests_per_s"],
                     f["p50_ms"],
                     f["p99_ms"],
-                    f["non_2xx"],
+                    _errors(f),
                     _cpu_text(f["cpu_ms"]),
                     f"{f['requests_per_s'] / reference:.2f}x {name}",
                 ]
@@ -992,17 +1039,27 @@ def sections(results: list[dict[str, Any]], notes: list[str], options: Options) 
     return [latency, rate]
 
 
-def run(options: Options, calls: int | None = None, handler: bool = False) -> list[Section]:
-    """run.py's entry point (THUDO_BENCH_EXCHANGE_QUICK=1: the --quick sizes)."""
-    if QUICK and calls is None:
-        options, calls = _quick(options), 100
+def _measure_all(
+    options: Options, calls: int, handler: bool, profile: Path | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
     workers = int(os.environ.get("WEB_CONCURRENCY") or min(4, (os.cpu_count() or 1) * 2))
+    if profile is not None:
+        workers = 1
     results, notes = [], []
     for database in options.databases:
         if database == "postgresql" and not postgres_reachable():
             notes.append("postgresql: skipped, no server at 127.0.0.1:5432")
             continue
-        results.append(measure(database, options, calls or CALLS, workers, handler))
+        results.append(measure(database, options, calls, workers, handler, profile))
+    return results, notes
+
+
+def run(options: Options, calls: int | None = None, handler: bool = False) -> list[Section]:
+    """run.py's entry point (THUDO_BENCH_EXCHANGE_QUICK=1: the --quick sizes;
+    THUDO_BENCH_EXCHANGE_CALLS: sequential calls of each kind)."""
+    if QUICK and calls is None:
+        options, calls = _quick(options), QUICK_CALLS
+    results, notes = _measure_all(options, calls or CALLS, handler)
     return sections(results, notes, options)
 
 
@@ -1012,7 +1069,9 @@ def _quick(options: Options) -> Options:
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 calls, wrk 3 s (+1 s warm-up)")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_CALLS} calls, wrk 3 s (+1 s warm-up)"
+    )
     parser.add_argument("--calls", type=int, help=f"sequential calls of each kind ({CALLS})")
     parser.add_argument("--duration", help="wrk duration (10s)")
     parser.add_argument("--warmup", help="unmeasured wrk run before each (2s)")
@@ -1029,6 +1088,9 @@ def main(argv: Iterable[str] | None = None) -> int:
         "--handler", action="store_true", help="also calls/s through the registry handler"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="run the nodes under cProfile, stats in DIR"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     options = Options(
         threads=args.threads,
@@ -1038,21 +1100,15 @@ def main(argv: Iterable[str] | None = None) -> int:
     calls = args.calls
     if args.quick:
         options = _quick(options)
-        calls = calls or 100
+        calls = calls or QUICK_CALLS
     options = replace(
         options,
         duration=args.duration or options.duration,
         warmup=args.warmup or options.warmup,
     )
     started = time.monotonic()
-    workers = int(os.environ.get("WEB_CONCURRENCY") or min(4, (os.cpu_count() or 1) * 2))
-    results, notes = [], []
     try:
-        for database in options.databases:
-            if database == "postgresql" and not postgres_reachable():
-                notes.append("postgresql: skipped, no server at 127.0.0.1:5432")
-                continue
-            results.append(measure(database, options, calls or CALLS, workers, args.handler))
+        results, notes = _measure_all(options, calls or CALLS, args.handler, args.profile)
     except BenchError as exc:
         print(f"exchange: FAILED — {exc}", flush=True)
         return 1

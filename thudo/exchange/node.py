@@ -18,12 +18,12 @@ one entry in this node's Merkle log (thudo.exchange.log) per finished exchange, 
 The hot path is kept cheap (benchmarks/bench_exchange.py): the configuration rows a call reads
 (the client system, the service, the signing node, the grants) are cached per process for
 EXCHANGE_CONFIG_CACHE_S seconds (default 5; 0 turns the cache off). A change saved in this
-process (a grant revoked on the grants page, a configuration import) clears the cache at once;
-a change made by another process reaches this one within that time. Inside a transaction the
-caller opened (tests, a service that changes the configuration and then calls), the node reads
-the database, never the cache. The Message rows are read and written with plain SQL statements
-(the ORM's query compilation cost more than the statements themselves). Parsed public keys are
-cached by the key itself.
+process (a grant revoked on the grants page, an edit in the admin) clears the cache at once; a
+change made by another process (another server process, `thudo exchange config import`)
+reaches this one within that time. Inside a transaction the caller opened (tests, a service that
+changes the configuration and then calls), the node reads the database, never the cache. The
+Message rows are read and written with plain SQL statements (the ORM's query compilation cost
+more than the statements themselves). Parsed public keys are cached by the key itself.
 """
 
 from __future__ import annotations
@@ -991,9 +991,9 @@ def _serve(
             )
         rtype = JSON
     elif target.startswith(("http://", "https://")):
-        # Claim the message id first (no transaction is held while the back-end answers).
-        with transaction.atomic():
-            msg = _upsert_message(ctx, _message_values(ctx))
+        # Claim the message id first (no transaction is held while the back-end answers); the
+        # claim is one statement, so it needs no transaction of its own.
+        msg = _upsert_message(ctx, _message_values(ctx))
         ctx.claimed = msg
         status, rbody, rtype = _call_http(ctx, service, path, query, body, content_type)
         signature = _sign_response(ctx, status, rbody)

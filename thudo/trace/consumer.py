@@ -9,7 +9,7 @@ producers the events name (1 each, only when named) and the recall flags (1). Th
 verdict is T1's `integrity.batch_integrity` (its own fixed queries).
 
 A scan usually costs less: the resolver's view keeps the page's own HTML in Django's cache
-under `page_key(stamp)`, where the stamp (resolver.page_stamp, one query) digests the rows the
+under `page_key(stamp)`, where the stamp (resolver.resolve_stamped, one query) digests the rows the
 page shows (product, producer, ward, batch, place) and what they depend on (certificates, the
 batch's chain of links and event documents, corrections recorded elsewhere, the latest anchor,
 recall flags), with the language and the day. A new event, a recall, a lifted recall, a new
@@ -35,14 +35,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.files.storage import default_storage
 from django.db.models import Q
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.functional import Promise
@@ -191,15 +190,7 @@ def image_url(product: Product) -> str:
     """Where the product's photo is served ("" when it has none)."""
     if not product.image:
         return ""
-    for name in ("trace:product_image", "trace:product-image"):
-        try:
-            return reverse(name, args=[product.pk])
-        except NoReverseMatch:
-            continue
-    try:
-        return default_storage.url(product.image)
-    except (NotImplementedError, ValueError):
-        return ""
+    return reverse("trace:product_image", args=[product.pk])
 
 
 # --- what the page shows ---------------------------------------------------------------------
@@ -333,7 +324,7 @@ def certifications(product: Product) -> list[Certification]:
 def integrity_verdict(batch: Batch, stamp: PageStamp | None = None) -> Verdict:
     """T1's verdict on the batch's chain; "unavailable" when that part is not installed.
 
-    With the page's stamp (resolver.page_stamp: a digest of the batch's links and event
+    With the page's stamp (resolver.resolve_stamped: a digest of the batch's links and event
     documents, and its latest anchor item), the verdict is kept in the cache under them, so it
     is recomputed when an event is added, a record is altered or a new anchor covers the
     batch, not on every scan."""
@@ -343,7 +334,8 @@ def integrity_verdict(batch: Batch, stamp: PageStamp | None = None) -> Verdict:
         if isinstance(kept, Verdict):
             return kept
     verdict = _compute_verdict(batch)
-    if key and verdict.state != "unavailable":
+    # An altered chain's verdict names the problem in the page's language: not kept.
+    if key and verdict.state in ("ok", "pending", "empty"):
         cache.set(key, verdict, page_cache_seconds())
     return verdict
 
@@ -353,8 +345,7 @@ def _verdict_key(batch: Batch, stamp: PageStamp | None) -> str:
         return ""
     if not page_cache_seconds():
         return ""
-    language = translation.get_language() or ""
-    digest = hashlib.blake2b(repr((stamp.chain, language)).encode(), digest_size=16).hexdigest()
+    digest = hashlib.blake2b(stamp.chain.encode(), digest_size=16).hexdigest()
     return f"trace:verdict:v{PAGE_CACHE_VERSION}:{batch.pk}:{digest}"
 
 
@@ -636,6 +627,8 @@ def build(resolution: Resolution) -> ConsumerPage:
         today=timezone.localdate(),
     )
     if batch is None:
+        if resolution.stamp is not None and not resolution.stamp.flagged:
+            return page  # the stamp saw no recall flag on the product's lots
         page.recalled_lots = sorted(
             set(
                 RecallFlag.objects.filter(
@@ -644,8 +637,11 @@ def build(resolution: Resolution) -> ConsumerPage:
             )
         )
         return page
-    _journey(page, batch)
-    page.integrity = integrity_verdict(batch, resolution.stamp)
+    stamp = resolution.stamp
+    _journey(page, batch, outside=stamp is None or stamp.corrected)
+    page.integrity = integrity_verdict(batch, stamp)
+    if stamp is not None and not stamp.flagged:
+        return page  # the stamp saw no recall flag on this batch
     flags = RecallFlag.objects.filter(batch=batch).select_related(
         "recall", "recall__agency", "recall__batch", "recall__batch__product"
     )
@@ -655,7 +651,9 @@ def build(resolution: Resolution) -> ConsumerPage:
     return page
 
 
-def _journey(page: ConsumerPage, batch: Batch) -> None:
+def _journey(page: ConsumerPage, batch: Batch, *, outside: bool = True) -> None:
+    """The stages, one step back and forward. `outside`: look for corrections of these events
+    recorded by events that do not name the batch (the page's stamp knows when there are none)."""
     links = list(
         EventLink.objects.filter(batch=batch)
         .select_related("event", "event__producer")
@@ -668,8 +666,10 @@ def _journey(page: ConsumerPage, batch: Batch) -> None:
     documents = [(e, e.document if isinstance(e.document, dict) else {}) for e in events]
     # Corrections recorded against these events that do not name this batch any more.
     corrected_by: dict[int, list[str]] = {}
-    outside = Event.objects.filter(corrects_id__in=ids).exclude(pk__in=ids) if ids else []
-    for correction in outside:
+    elsewhere = (
+        Event.objects.filter(corrects_id__in=ids).exclude(pk__in=ids) if ids and outside else []
+    )
+    for correction in elsewhere:
         corrected_by.setdefault(correction.corrects_id or 0, []).append("")
     for e in events:
         if e.corrects_id in by_id:
@@ -765,13 +765,13 @@ PAGE_CACHE_VERSION = 1  # change when what a kept page holds, or its templates, 
 
 def page_cache_seconds() -> int:
     """How long a built consumer page (and an integrity verdict) stays in the cache; 0: never
-    kept. Freshness does not depend on it, except for what page_key() does not cover."""
+    kept. Freshness does not depend on it, except for what the page's stamp does not cover."""
     return max(0, int(getattr(settings, "TRACE_PAGE_CACHE_SECONDS", 300)))
 
 
 def page_key(stamp: PageStamp | None, serial: str = "") -> str:
-    """The cache key of the consumer page with this stamp (resolver.page_stamp) in the active
-    language and today ("expired" marks change with the day); "" when it is not kept."""
+    """The cache key of the consumer page with this stamp (resolver.resolve_stamped) in the
+    active language and today ("expired" marks change with the day); "" when not kept."""
     if stamp is None or not page_cache_seconds():
         return ""
     parts = (
@@ -805,22 +805,15 @@ class KeptPage:
 
 
 class ServedPage:
-    """What the view's context calls `page` when the page came from the cache: what was kept
-    (not the stages, which live in the kept HTML), and the product and batch, read only when
-    asked for (tests and debugging; the page itself does not)."""
+    """What the view's context calls `page` when the page came from the cache: the rows the
+    resolver read with the stamp, and what was kept (not the stages: they live in the kept
+    HTML)."""
 
-    def __init__(self, stamp: PageStamp, kept: KeptPage) -> None:
-        self.stamp = stamp
+    def __init__(self, resolution: Resolution, kept: KeptPage) -> None:
+        self.resolution = resolution
+        self.product = resolution.product
+        self.producer = resolution.product.producer
+        self.batch = resolution.batch
         self.integrity = kept.integrity
         self.recalled = kept.recalled
         self.title = kept.title
-
-    @cached_property
-    def product(self) -> Product:
-        return Product.objects.get(pk=self.stamp.product_id)
-
-    @cached_property
-    def batch(self) -> Batch | None:
-        if self.stamp.batch_id is None:
-            return None
-        return Batch.objects.get(pk=self.stamp.batch_id)

@@ -242,7 +242,7 @@ class Event(models.Model):
     action = models.CharField(_("action"), max_length=8, blank=True)
     event_time = models.DateTimeField(_("event time"), db_index=True)
     event_time_zone_offset = models.CharField(max_length=6, default="+07:00")
-    record_time = models.DateTimeField(_("recorded"), default=timezone.now)
+    record_time = models.DateTimeField(_("recorded"), default=timezone.now, db_index=True)
     biz_step = models.CharField(_("business step"), max_length=200, blank=True)
     disposition = models.CharField(_("disposition"), max_length=200, blank=True)
     read_point = models.CharField(_("read point"), max_length=300, blank=True)

@@ -131,7 +131,7 @@ class Resolution:
     batch: Batch | None
     lot_unknown: bool = False
     serial_unknown: bool = False
-    stamp: PageStamp | None = None  # when the view read it (page_stamp) before resolving
+    stamp: PageStamp | None = None  # what the page depends on (resolve_stamped)
 
     @property
     def notice(self) -> str:
@@ -230,28 +230,40 @@ def resolve(key: Key) -> Resolution:
 
 @dataclass(frozen=True)
 class PageStamp:
-    """What the consumer page of a key depends on, read in one query (page_stamp): the rows it
-    shows (product, producer, the ward's name, batch, place) and the certificates; for a batch,
-    a digest of its chain (every link with its event's document: a new event, a correction
-    naming the batch or a record altered behind the system's back changes it), the latest
-    correction recorded against its events elsewhere, its latest anchor item and its recall
-    flags (a new recall, a lifted one); for the product's own page, the recall flags of its
-    lots.
+    """What the consumer page of a key depends on, read with the product and batch in one
+    query (resolve_stamped): the rows it shows (product, producer, the ward's name, batch,
+    place) and the certificates; for a batch, a digest of its chain (every link with its
+    event's document: a new event, a correction naming the batch or a record altered behind
+    the system's back changes it), the latest correction recorded against its events
+    elsewhere, its latest anchor item and its recall flags (a new recall, a lifted one); for
+    the product's own page, the recall flags of its lots.
 
     `digest` changes whenever any of them does; `chain` (the chain digest and the latest
-    anchor item) whenever the integrity verdict may."""
+    anchor item) whenever the integrity verdict may. `flagged` and `corrected` tell the page's
+    builder it may skip looking for recall flags or outside corrections when there are none."""
 
     product_id: int
     batch_id: int | None
     digest: str
-    chain: str
+    chain: str = ""
+    flagged: bool = True
+    corrected: bool = True
+
+
+def _ward_model() -> Any:
+    return Producer._meta.get_field("ward").related_model
+
+
+def _columns(alias: str, model: Any) -> str:
+    qn = connection.ops.quote_name
+    return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
 
 
 def _stamp_sql(vendor: str, with_lot: bool) -> str | None:
     qn = connection.ops.quote_name
     models = (AnchorItem, Batch, Certification, Event, EventLink, Place, Producer, Product)
     t = {m.__name__: qn(m._meta.db_table) for m in (*models, Recall, RecallFlag)}
-    ward = qn(Producer._meta.get_field("ward").related_model._meta.db_table)  # type: ignore[union-attr]
+    ward = qn(_ward_model()._meta.db_table)
     if vendor == "postgresql":
         text = "l.seq::text || ':' || l.chain_hash || ':' || e.event_id || ':' || e.document::text"
         digest = f"md5(string_agg({text}, '|' ORDER BY l.seq))"
@@ -264,7 +276,7 @@ def _stamp_sql(vendor: str, with_lot: bool) -> str | None:
     # count(*) with max(): PostgreSQL would answer a lone max(id) WHERE … by walking the
     # primary key backwards until a row matches, which grows with the table.
     head = (
-        f"SELECT p.id, {'b.id' if with_lot else 'NULL'}, p.*, pr.*, w.name,"  # noqa: S608 — names only
+        f"SELECT {_columns('p', Product)}, {_columns('pr', Producer)}, w.id, w.name,"  # noqa: S608 — names only
         f" (SELECT count(*) || ':' || coalesce(max(c.id), 0) FROM {t['Certification']} c"
         f" WHERE {mine})"
     )
@@ -282,7 +294,7 @@ def _stamp_sql(vendor: str, with_lot: bool) -> str | None:
             f"{joins} WHERE p.gtin = %s"
         )
     return (
-        f"{head}, b.*, pl.*,"  # noqa: S608 — names only; the key's values are parameters
+        f"{head}, {_columns('b', Batch)}, {_columns('pl', Place)},"  # noqa: S608 — names only; the key's values are parameters
         f" (SELECT {digest} FROM {t['EventLink']} l JOIN {t['Event']} e ON e.id = l.event_id"
         " WHERE l.batch_id = b.id),"
         f" (SELECT count(*) || ':' || coalesce(max(a.anchor_id), 0) FROM {t['AnchorItem']} a"
@@ -299,14 +311,25 @@ def _stamp_sql(vendor: str, with_lot: bool) -> str | None:
 
 
 _STAMP_SQL: dict[tuple[str, bool], str | None] = {}
-# The chain digest and the latest anchor item: the 5th and 4th values from the end of a row.
-_CHAIN = slice(-5, -3)
 
 
-def page_stamp(key: Key) -> PageStamp | None:
-    """The stamp of the consumer page a key names, in one query; None when the page is not
-    kept that way: an unknown GTIN or lot, an item's serial without its lot (found through its
-    events), or a database without the hash function."""
+def _instance(model: Any, values: tuple[Any, ...], fields: list[Any] | None = None) -> Any:
+    """A model instance from raw column values, converted as the ORM would (SQLite returns
+    dates and decimals as text); fields not given are deferred."""
+    fields = fields if fields is not None else list(model._meta.concrete_fields)
+    converted = []
+    for f, value in zip(fields, values, strict=True):
+        column = f.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column) + f.get_db_converters(connection):
+            value = convert(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+def resolve_stamped(key: Key) -> Resolution | None:
+    """The product and batch of a key with the page's stamp, in one query; None when the page
+    is not kept that way (an unknown GTIN or lot, an item's serial without its lot — found
+    through its events —, a database without the hash function): then resolve()."""
     if key.serial and not key.lot:
         return None
     with_lot = bool(key.lot)
@@ -321,12 +344,41 @@ def page_stamp(key: Key) -> PageStamp | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return PageStamp(
-        product_id=int(row[0]),
-        batch_id=row[1],
-        digest=hashlib.blake2b(repr(row).encode(), digest_size=16).hexdigest(),
-        chain=repr(row[_CHAIN]) if with_lot else "",
+    values = list(row)
+
+    def take(n: int) -> tuple[Any, ...]:
+        taken = tuple(values[:n])
+        del values[:n]
+        return taken
+
+    product = _instance(Product, take(len(Product._meta.concrete_fields)))
+    producer = _instance(Producer, take(len(Producer._meta.concrete_fields)))
+    ward_model = _ward_model()
+    ward_id, ward_name = take(2)
+    if ward_id is not None:
+        fields = [ward_model._meta.pk, ward_model._meta.get_field("name")]
+        producer.ward = _instance(ward_model, (ward_id, ward_name), fields)
+    product.producer = producer
+    take(1)  # the certificates' stamp
+    digest = hashlib.blake2b(repr(row).encode(), digest_size=16).hexdigest()
+    if not with_lot:
+        flag, _lifted = take(2)
+        stamp = PageStamp(product.pk, None, digest, flagged=flag is not None, corrected=False)
+        return Resolution(key=key, product=product, batch=None, stamp=stamp)
+    batch = _instance(Batch, take(len(Batch._meta.concrete_fields)))
+    place_values = take(len(Place._meta.concrete_fields))
+    batch.place = _instance(Place, place_values) if place_values[0] is not None else None
+    batch.product = product
+    chain, anchored, corrected, flags, _lifted = take(5)
+    stamp = PageStamp(
+        product_id=product.pk,
+        batch_id=batch.pk,
+        digest=digest,
+        chain=repr((chain, anchored)),
+        flagged=not str(flags).startswith("0:"),
+        corrected=corrected is not None,
     )
+    return Resolution(key=key, product=product, batch=batch, stamp=stamp)
 
 
 # --- scans -----------------------------------------------------------------------------------

@@ -13,10 +13,10 @@ Errors answer in the negotiated form: a malformed key 400, an unknown GTIN 404 (
 RFC 7807 problem JSON naming the GTIN). Every answer varies on Accept and Cookie (the language).
 
 The consumer page's own part is kept in Django's cache under consumer.page_key() of the page's
-stamp (resolver.page_stamp: the rows it shows and what they depend on, read in one query — a
-new event, a recall, a lifted recall, an anchor or an edited product changes it), so a scan of
-a page already built costs that query, the scan counter's UPDATE and the site's shell around
-the kept HTML.
+stamp (resolver.resolve_stamped: the rows it shows and what they depend on, read with the
+product and batch in one query; a new event, a recall, a lifted recall, an anchor or an edited
+product changes it), so a scan of a page already built costs that query, the scan counter's
+UPDATE and the site's shell around the kept HTML.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ from .resolver import (
     epcis_query_path,
     link_type_name,
     linkset,
-    page_stamp,
     parse_key,
     record_scan,
     resolve,
+    resolve_stamped,
 )
 
 JSON_TYPES = (LINKSET_TYPE, "application/json")
@@ -92,18 +92,20 @@ def resolve_view(
         key = parse_key(gtin, lot, serial)
     except ResolverError as error:
         return _error(request, error, answer)
+    stamped = None
     page_key = ""
     if answer == "text/html" and link_type != LINK_EPCIS:
-        # A page built since anything it shows changed: one query, then the kept HTML.
-        stamp = page_stamp(key)
-        page_key = consumer.page_key(stamp, key.serial)
+        # The page's stamp with the product and batch (one query); a page kept since anything
+        # it shows changed is served as it is.
+        stamped = resolve_stamped(key)
+        page_key = consumer.page_key(stamped.stamp if stamped else None, key.serial)
         kept = cache.get(page_key) if page_key else None
-        if stamp is not None and isinstance(kept, consumer.KeptPage):
+        if stamped is not None and isinstance(kept, consumer.KeptPage):
             if request.method == "GET":
-                record_scan(stamp.product_id)
-            return _page_response(request, key, consumer.ServedPage(stamp, kept), kept)
+                record_scan(stamped.product.pk)
+            return _page_response(request, key, consumer.ServedPage(stamped, kept), kept)
     try:
-        resolution = resolve(key)
+        resolution = stamped or resolve(key)
     except ResolverError as error:
         return _error(request, error, answer)
     if link_type == LINK_EPCIS:
@@ -120,12 +122,6 @@ def resolve_view(
             json_dumps_params={"ensure_ascii": False},
         )
         return _finish(response)
-    if page_key and stamp is not None:
-        found = resolution.batch.pk if resolution.batch is not None else None
-        if (stamp.product_id, stamp.batch_id) == (resolution.product.pk, found):
-            resolution.stamp = stamp
-        else:  # the batch was registered between the two reads: keep nothing this time
-            page_key = ""
     page, kept = _build_page(resolution)
     if page_key:
         cache.set(page_key, kept, consumer.page_cache_seconds())
