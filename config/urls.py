@@ -32,6 +32,8 @@ urlpatterns = [
     path("trace/", include("thudo.trace.urls")),
     path("workspace/trace/", include("thudo.trace.urls_official")),
     path("epcis/", include("thudo.trace.urls_epcis")),
+    path("transit/", include("thudo.transit.urls")),
+    path("workspace/transit/", include("thudo.transit.urls_official")),
     path("", include("thudo.trace.urls_resolver")),
     path("", include("thudo.dossiers.urls")),
     path("", include("thudo.documents.urls")),

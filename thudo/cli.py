@@ -88,6 +88,30 @@ def run(argv: list[str]) -> int:
                 )
             )
         )
+    simulator = None
+    if with_worker and os.environ.get("TRANSIT_DEMO_SIMULATOR", "true").lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }:
+        # The demo's buses: the simulator posts their positions to this server as devices would
+        # (docs/transit.md). It may stop on its own (no timetable): the server keeps running.
+        port = bind.rsplit(":", 1)[-1] if ":" in bind else "80"
+        simulator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "thudo.cli",
+                "transit",
+                "simulate",
+                "--live",
+                "--over",
+                "http",
+                "--url",
+                f"http://127.0.0.1:{port}",
+            ]
+        )
     host = bind.rsplit(":", 1)
     print(f"\nThudo is serving at http://{host[0]}:{host[1] if len(host) > 1 else 80}/", flush=True)
     stopping = False
@@ -95,7 +119,7 @@ def run(argv: list[str]) -> int:
     def stop(*_: object) -> None:
         nonlocal stopping
         stopping = True
-        for p in procs:
+        for p in [*procs, *([simulator] if simulator else [])]:
             if p.poll() is None:
                 p.terminate()
 
@@ -106,7 +130,7 @@ def run(argv: list[str]) -> int:
             time.sleep(0.5)
     finally:
         stop()
-        for p in procs:
+        for p in [*procs, *([simulator] if simulator else [])]:
             try:
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:

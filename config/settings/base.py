@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "thudo.registries",
     "thudo.eid",
     "thudo.trace",
+    "thudo.transit",
 ]
 
 MIDDLEWARE = [
@@ -340,14 +341,45 @@ EXCHANGE_CLOCK_SKEW_S = env.int("EXCHANGE_CLOCK_SKEW_S", default=300)
 EXCHANGE_MAX_BODY_BYTES = env.int("EXCHANGE_MAX_BODY_BYTES", default=1024 * 1024)
 # Bearer token for /exchange/metrics (Prometheus); empty: only from this machine (loopback).
 EXCHANGE_METRICS_TOKEN = env.str("EXCHANGE_METRICS_TOKEN", default="")
+# How long a node process keeps members, systems, services and grants read from the database
+# (seconds; 0 reads them on every message). Changes saved on this process clear it at once.
+EXCHANGE_CONFIG_CACHE_S = env.int("EXCHANGE_CONFIG_CACHE_S", default=5)
 
 # --- Traceability (docs/trace.md) ---------------------------------------------------------------
 # The domain printed in GS1 Digital Link QR codes: https://<domain>/01/<GTIN>/10/<lot>.
 TRACE_DIGITAL_LINK_BASE = env.str("TRACE_DIGITAL_LINK_BASE", default="http://127.0.0.1:8000")
+# How long a rendered consumer page (per batch version, language and day) is kept (0 = never).
+TRACE_PAGE_CACHE_SECONDS = env.int("TRACE_PAGE_CACHE_SECONDS", default=300)
 # The platform's key that signs the hourly anchors of every batch's event chain (a JWK file).
 TRACE_ANCHOR_KEY_FILE = env.str(
     "TRACE_ANCHOR_KEY_FILE", default=str(VAR_DIR / "trace-anchor-key.json")
 )
+
+# --- Transit (docs/transit.md) ------------------------------------------------------------------
+# The MQTT broker bus devices publish positions to (mqtt://user:pass@host:1883); empty: none, the
+# devices post over HTTP (the embedded default). `thudo transit mqtt` is the ingest worker.
+TRANSIT_MQTT_URL = env.str("TRANSIT_MQTT_URL", default="")
+TRANSIT_MQTT_TOPIC = env.str("TRANSIT_MQTT_TOPIC", default="thudo/transit/v1/positions/+")
+# Positions older than this (s) or ahead of the server clock by more than TRANSIT_MAX_FUTURE_S
+# are refused; the largest batch one request or message may carry.
+TRANSIT_MAX_AGE_S = env.int("TRANSIT_MAX_AGE_S", default=3600)
+TRANSIT_MAX_FUTURE_S = env.int("TRANSIT_MAX_FUTURE_S", default=60)
+TRANSIT_MAX_BATCH = env.int("TRANSIT_MAX_BATCH", default=5000)
+# The service area (min lat, min lon, max lat, max lon): positions outside it are impossible.
+TRANSIT_AREA = tuple(env.list("TRANSIT_AREA", cast=float, default=[20.5, 105.2, 21.5, 106.1]))
+# PostgreSQL: wait for the disk on every ingest commit (true), or not (false: a server crash may
+# lose the last fraction of a second of positions, never half of a batch).
+TRANSIT_SYNCHRONOUS_COMMIT = env.bool("TRANSIT_SYNCHRONOUS_COMMIT", default=False)
+# Track (match, predict) in the request or message that stored the positions (embedded); at scale
+# set it off and run `thudo transit track` workers.
+TRANSIT_TRACK_INLINE = env.bool("TRANSIT_TRACK_INLINE", default=True)
+# A vehicle silent for this long (s) is a ghost: its predictions are withdrawn.
+TRANSIT_GHOST_AFTER_S = env.int("TRANSIT_GHOST_AFTER_S", default=120)
+# The largest GTFS zip the operator's timetables page accepts (under MAX_REQUEST_BYTES; larger
+# feeds go through `thudo transit import`).
+TRANSIT_GTFS_MAX_BYTES = env.int("TRANSIT_GTFS_MAX_BYTES", default=20 * 1024 * 1024)
+# `thudo run` starts the bus simulator beside the server in the embedded set-up (the demo map).
+TRANSIT_DEMO_SIMULATOR = env.bool("TRANSIT_DEMO_SIMULATOR", default=True)
 
 # --- e-ID sign-in (docs/eid.md) --------------------------------------------------------------
 # The portal is an OpenID Connect client of the e-ID provider (VNeID; in the demo, the provider

@@ -19,6 +19,7 @@ class Role(models.TextChoices):
     )
     DATA_STEWARD = "data_steward", _("Data steward (exchange access rights and objections)")
     FOOD_SAFETY_OFFICER = "food_safety_officer", _("Food safety officer (traceability, recalls)")
+    TRANSIT_OPERATOR = "transit_operator", _("Transit operator (buses, timetables, alerts)")
 
 
 class Perm:
@@ -41,6 +42,7 @@ class Perm:
     EXCHANGE_OPERATE = "exchange.operate"  # the node's operations page and metrics
     TRACE_VIEW = "trace.view"  # the agriculture department's traceability view
     TRACE_RECALL = "trace.recall"  # recall a batch, lift a recall
+    TRANSIT_OPERATE = "transit.operate"  # the control view, vehicles, devices, alerts, timetables
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -82,4 +84,5 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.FOOD_SAFETY_OFFICER: frozenset(
         {Perm.WORKSPACE, Perm.TRACE_VIEW, Perm.TRACE_RECALL, Perm.DASHBOARD_VIEW}
     ),
+    Role.TRANSIT_OPERATOR: frozenset({Perm.WORKSPACE, Perm.TRANSIT_OPERATE, Perm.DASHBOARD_VIEW}),
 }

@@ -39,3 +39,8 @@ class Command(BaseCommand):
             "Traceability: htx.vanduc keeps a cooperative's records at /trace/; attp.snnmt"
             " (food-safety officer) recalls batches at /workspace/trace/."
         )
+        self.stdout.write(
+            "Transit: `thudo run` starts the bus simulator; riders find stops and routes at"
+            " /transit/ (panels at /transit/panel/<stop>/); dieuhanh.vantai (operator) watches"
+            " the buses at /workspace/transit/."
+        )
