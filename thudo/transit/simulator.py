@@ -56,6 +56,7 @@ database, as the devices would.
 
 from __future__ import annotations
 
+import abc
 import bisect
 import csv
 import hashlib
@@ -864,11 +865,12 @@ def ping_record(ping: Ping) -> dict[str, Any]:
     return rec
 
 
-class Publisher:
+class Publisher(abc.ABC):
     """Sends a device's records somewhere; `send` returns False when they should be retried."""
 
-    def send(self, device_id: str, records: list[dict[str, Any]]) -> bool:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def send(self, device_id: str, records: list[dict[str, Any]]) -> bool:
+        """Deliver one device's records (HTTP, MQTT or the database)."""
 
     def close(self) -> None:
         return None
